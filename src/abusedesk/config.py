@@ -1,0 +1,50 @@
+"""The one settings object. Built once by the entry point and passed in; never read at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from abusedesk.policy.loader import load_policy
+from abusedesk.policy.models import Policy
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ABUSEDESK_", env_file=None, extra="ignore")
+
+    data_dir: Path = Path("var")
+    #: default: SQLite in ``data_dir``; production: ``postgresql+psycopg://...``
+    database_url: str | None = None
+    policy_path: Path | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    #: addresses the SMTP listener accepts mail for (plus-addressing ``abuse+CASE@`` included)
+    abuse_addresses: list[str] = Field(default_factory=lambda: ["abuse@abusedesk.test"])
+    notice_from: str = "abuse@abusedesk.test"
+
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_message_bytes: int = 25 * 1024 * 1024
+    idempotency_window_hours: int = 24
+    case_id_prefix: str = "AD"
+
+    run_worker: bool = True
+    worker_poll_seconds: float = 0.5
+    secret_key: str = "change-me-in-production"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'abusedesk.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def policy(self) -> Policy:
+        return load_policy(self.policy_path)

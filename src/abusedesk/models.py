@@ -1,0 +1,26 @@
+"""Every table, imported once so metadata and Alembic see the whole schema."""
+
+from abusedesk.audit.models import AuditEvent, AuditHead
+from abusedesk.cases.models import Case, CaseReporter
+from abusedesk.db import Base
+from abusedesk.intake.models import IdempotencyKey, RawInput
+from abusedesk.inventory.models import Account, InventoryGeneration, InventoryResource
+from abusedesk.jobs.models import Job
+from abusedesk.reports.models import Report
+from abusedesk.users.models import ApiToken
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "Case",
+    "CaseReporter",
+    "IdempotencyKey",
+    "InventoryGeneration",
+    "InventoryResource",
+    "Job",
+    "RawInput",
+    "Report",
+]
