@@ -73,11 +73,11 @@ def hop_ips(received: list[str]) -> set[str]:
     return {hop.from_ip for hop in (parse_hop(r) for r in received[:_MAX_HOPS]) if hop.from_ip}
 
 
-def hop_domains(received: list[str]) -> set[str]:
-    """Registered domains of the servers in a chain (senders and receivers)."""
+def hop_domains(received: list[str], *, senders_only: bool = False) -> set[str]:
+    """Registered domains of the servers in a chain (senders, and receivers unless told)."""
     out: set[str] = set()
     for hop in (parse_hop(r) for r in received[:_MAX_HOPS]):
-        for host in (hop.from_host, hop.by_host):
+        for host in (hop.from_host,) if senders_only else (hop.from_host, hop.by_host):
             if host:
                 domain = registered_domain(host)
                 if domain:

@@ -142,14 +142,16 @@ def parse_mail(message: Message) -> list[ParsedReport]:
     reporter = reporter_from(message)
 
     own_domains, own_ips, provider_domains = _own_addresses(message, reporter)
-    own_text = "\n\n".join(collected.own_text)
-    for text in list(collected.own_text):
+    own_parts: list[str] = []
+    for text in collected.own_text:
         split = _split_inline_forward(text)
-        if split:
-            collected.inline_headers.append(split[1])
-            collected.inline_bodies.append(split[2])
-    if collected.inline_headers:
-        own_text = "\n\n".join(_split_inline_forward(t)[0] if _split_inline_forward(t) else t for t in collected.own_text)  # type: ignore[index]
+        if split is None:
+            own_parts.append(text)
+            continue
+        own_parts.append(split[0])
+        collected.inline_headers.append(split[1])
+        collected.inline_bodies.append(split[2])
+    own_text = "\n\n".join(own_parts)
 
     found = extract(f"{subject}\n{own_text}", links=collected.own_links)
     forwarded_mail = bool(collected.forwarded or collected.inline_headers)
@@ -265,8 +267,10 @@ def _own_addresses(message: Message, reporter: Reporter) -> tuple[set[str], set[
             own_domains.add(domain)
     own_ips = hop_ips(received)
     provider_domains = {a.rpartition("@")[2] for a in addresses(message, "To", "Cc", "Delivered-To")}
-    # servers in the complaint's own chain are the complainant's or ours, never the subject
-    own_domains |= hop_domains(received)
+    # senders in the complaint's own chain are the complainant's servers, never the subject;
+    # the receivers are ours, and our customers may live under our domain, so they stay
+    provider_registered = {registered_domain(d) for d in provider_domains}
+    own_domains |= hop_domains(received, senders_only=True) - provider_registered
     return own_domains, own_ips, provider_domains
 
 
