@@ -1,0 +1,38 @@
+"""Job kinds and their handlers: the one table the worker reads."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from abusedesk.context import Context
+from abusedesk.intake.models import RawInput, RawStatus
+from abusedesk.jobs.models import Job
+from abusedesk.jobs.worker import Handler
+from abusedesk.reports.flows import process_raw, route_reports
+from abusedesk.reports.models import Report, ReportStatus
+
+PROCESS_RAW = "intake.process_raw"
+ROUTE_REPORTS = "reports.route"
+
+
+def handle_process_raw(ctx: Context, session: Session, job: Job) -> None:
+    raw = session.get(RawInput, int(job.payload["raw_id"]))
+    if raw is None or raw.status != RawStatus.RECEIVED:
+        return  # already processed: repeating is a no-op
+    process_raw(ctx, session, raw, actor="worker")
+
+
+def handle_route_reports(ctx: Context, session: Session, job: Job) -> None:
+    ids = [str(i) for i in job.payload["report_ids"]]
+    reports = list(
+        session.execute(select(Report).where(Report.id.in_(ids), Report.status != ReportStatus.COMPLETED)).scalars()
+    )
+    route_reports(ctx, session, reports, actor="worker")
+
+
+def default_handlers() -> dict[str, Handler]:
+    return {
+        PROCESS_RAW: handle_process_raw,
+        ROUTE_REPORTS: handle_route_reports,
+    }

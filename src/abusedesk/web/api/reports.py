@@ -1,0 +1,122 @@
+"""``/api/v1/reports``: machine intake (XARF v4/v3 and our JSON) and status polling."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from abusedesk.formats.base import ParseError, Problem
+from abusedesk.formats.jsonutil import looks_like_json_object
+from abusedesk.formats.registry import parse_input
+from abusedesk.intake.service import find_idempotency_key, remember_idempotency_key, store_raw
+from abusedesk.jobs.handlers import ROUTE_REPORTS
+from abusedesk.jobs.service import enqueue
+from abusedesk.reports.flows import create_reports
+from abusedesk.reports.models import Report
+from abusedesk.web.api.schemas import ErrorOut, ReportOut, SubmissionOut
+from abusedesk.web.deps import AppContext, DbSession, ReadToken
+from abusedesk.cases.models import format_ref
+from abusedesk.cases.models import Case
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it passes ``limit`` (Content-Length or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _problem_response(message: str, problems: list[Problem]) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"message": message, "errors": [p.as_dict() for p in problems]},
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SubmissionOut,
+    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    summary="Submit an abuse report (XARF v4, legacy XARF, or abusedesk JSON)",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "description": "an XARF v4 report, a legacy XARF v1-v3 report, or abusedesk JSON ({category, resources, ...} or {reports: [...]})"}}}}},
+)
+async def submit_report(
+    request: Request,
+    ctx: AppContext,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")] = None,
+) -> Any:
+    try:
+        body = await read_limited(request, ctx.settings.max_body_bytes)
+    except BodyTooLarge as exc:
+        return JSONResponse(status_code=413, content={"message": f"body larger than {exc.limit} bytes", "errors": [{"path": "", "code": "rule.body.too_large", "message": f"at most {exc.limit} bytes"}]})
+    window = timedelta(hours=ctx.settings.idempotency_window_hours)
+    with ctx.transaction() as session:
+        if idempotency_key:
+            earlier = find_idempotency_key(session, idempotency_key, window=window)
+            if earlier is not None:
+                report = session.get(Report, earlier)
+                if report is not None:
+                    ids = list(session.execute(select(Report.id).where(Report.raw_id == report.raw_id).order_by(Report.index_in_raw)).scalars())
+                    return JSONResponse(status_code=202, content={"id": report.id, "ids": ids, "status": report.status}, headers={"Idempotent-Replayed": "true"})
+    if not looks_like_json_object(body):
+        return _problem_response("the body must be a JSON object", [Problem("", "rule.body.not_object", "send application/json: an XARF report or abusedesk JSON")])
+    try:
+        parsed = parse_input(body)
+    except ParseError as exc:
+        return _problem_response(str(exc), exc.problems or [Problem("", "rule.body.unreadable", str(exc))])
+    with ctx.transaction() as session:
+        stored = store_raw(session, ctx.blobs, body, channel="api", meta={"idempotency_key": idempotency_key} if idempotency_key else None, actor="api")
+        new, known = create_reports(session, stored.raw, parsed, channel="api")
+        if not stored.created or not new:
+            stored.raw.status = "parsed"
+        else:
+            stored.raw.status, stored.raw.report_count = "parsed", len(parsed)
+            stored.raw.source_format = parsed[0].source_format
+        reports = new + known
+        if new:
+            enqueue(session, ROUTE_REPORTS, {"report_ids": [r.id for r in new]})
+        if idempotency_key and reports:
+            remember_idempotency_key(session, idempotency_key, reports[0].id)
+        ids = [r.id for r in reports]
+        first = reports[0]
+        return JSONResponse(status_code=202, content={"id": first.id, "ids": ids, "status": first.status})
+
+
+def report_out(report: Report, case: Case | None, prefix: str) -> ReportOut:
+    return ReportOut(
+        id=report.id, status=report.status,  # type: ignore[arg-type]
+        outcome=report.outcome if report.status == "completed" else None,
+        case=format_ref(prefix, case.opened_at.year, case.id) if case else None,
+        detail=report.outcome_detail, category=report.category, source_format=report.source_format,
+        occurred_at=report.occurred_at, received_at=report.received_at, completed_at=report.completed_at,
+        resources=report.resources,
+    )
+
+
+@router.get("/{report_id}", response_model=ReportOut, responses={404: {"model": ErrorOut}})
+def get_report(report_id: str, session: DbSession, ctx: AppContext, _token: ReadToken) -> ReportOut:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report {report_id}")
+    case = session.get(Case, report.case_id) if report.case_id else None
+    return report_out(report, case, ctx.settings.case_id_prefix)
