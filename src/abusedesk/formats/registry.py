@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from abusedesk.formats import arf, ownjson, xarf
+from abusedesk.formats import arf, iplist, ownjson, shadowserver, text, xarf
 from abusedesk.formats.base import ParsedReport, ParseError
 from abusedesk.formats.mail import looks_like_mail, parse_message
 
@@ -33,11 +33,18 @@ class FileFormat:
 MAIL_FORMATS: list[MailFormat] = [
     MailFormat("xarf-mail", xarf.detect_mail, xarf.parse_mail),
     MailFormat("arf", arf.detect_mail, arf.parse_mail),
+    MailFormat("shadowserver-mail", shadowserver.detect_mail, shadowserver.parse_mail),
+    # the fallback: any readable mail is a complaint a human wrote (never an error)
+    MailFormat("text", text.detect_mail, text.parse_mail),
 ]
 
 FILE_FORMATS: list[FileFormat] = [
     FileFormat("xarf", xarf.detect_bytes, xarf.parse_bytes),
     FileFormat("json", ownjson.detect_bytes, ownjson.parse_bytes),
+    FileFormat("shadowserver", shadowserver.detect_bytes, shadowserver.parse_bytes),
+    # only a file of bare addresses; with no category given they go to a human
+    # (the CLI passes ``--category`` to :func:`iplist.parse_list`)
+    FileFormat("iplist", iplist.detect_bytes, iplist.parse_bytes),
 ]
 
 
