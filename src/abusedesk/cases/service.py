@@ -89,10 +89,10 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
         result[item.report_id] = case
 
     if new_reporters:
-        known = set(
+        known: set[tuple[int, str]] = set(
             session.execute(
                 select(CaseReporter.case_id, CaseReporter.reporter).where(CaseReporter.case_id.in_(list(new_reporters)))
-            ).tuples()
+            ).all()
         )
         rows = [
             {"case_id": cid, "reporter": r}

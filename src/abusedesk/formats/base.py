@@ -38,6 +38,11 @@ class ParseError(ValueError):
     def __init__(self, message: str, problems: Iterable[Problem] = (), *, source_format: str | None = None):
         self.problems = list(problems)
         self.source_format = source_format
+        self.headline = message
+        if self.problems:
+            details = "; ".join(f"{p.path or '/'}: {p.message}" for p in self.problems[:10])
+            more = f" (+{len(self.problems) - 10} more)" if len(self.problems) > 10 else ""
+            message = f"{message} [{details}{more}]"
         super().__init__(message)
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from abusedesk.formats.base import ParseError, Problem
-from abusedesk.formats.jsonutil import looks_like_json_object
+from abusedesk.formats.jsonutil import load_object, looks_like_json_object
 from abusedesk.formats.registry import parse_input
 from abusedesk.intake.service import find_idempotency_key, remember_idempotency_key, store_raw
 from abusedesk.jobs.handlers import ROUTE_REPORTS
@@ -81,9 +81,12 @@ async def submit_report(
     if not looks_like_json_object(body):
         return _problem_response("the body must be a JSON object", [Problem("", "rule.body.not_object", "send application/json: an XARF report or abusedesk JSON")])
     try:
+        load_object(body, source_format="api")  # JSON errors first, with their line and column
         parsed = parse_input(body)
+        if not parsed:
+            raise ParseError("no report in the body", [Problem("", "rule.body.empty", "no report found")])
     except ParseError as exc:
-        return _problem_response(str(exc), exc.problems or [Problem("", "rule.body.unreadable", str(exc))])
+        return _problem_response(exc.headline, exc.problems or [Problem("", "rule.body.unreadable", str(exc))])
     with ctx.transaction() as session:
         stored = store_raw(session, ctx.blobs, body, channel="api", meta={"idempotency_key": idempotency_key} if idempotency_key else None, actor="api")
         new, known = create_reports(session, stored.raw, parsed, channel="api")

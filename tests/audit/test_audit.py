@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+
+from abusedesk.audit.models import AuditEvent
+from abusedesk.audit.service import record, verify
+from abusedesk.context import Context
+from abusedesk.reports.flows import ingest_bytes
+from tests.helpers import load_inventory, own_report
+
+
+def _events(ctx: Context) -> list[AuditEvent]:
+    with ctx.transaction() as session:
+        return list(session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars())
+
+
+def test_state_changes_are_audited_and_chain_verifies(ctx: Context) -> None:
+    load_inventory(ctx)
+    ingest_bytes(ctx, own_report(), channel="file")
+    actions = [e.action for e in _events(ctx)]
+    assert "raw.received" in actions and "case.opened" in actions and "report.completed" in actions
+    with ctx.transaction() as session:
+        result = verify(session)
+    assert result.ok and result.checked == len(actions)
+
+
+def test_tampered_row_is_caught_at_its_id(ctx: Context) -> None:
+    with ctx.transaction() as session:
+        for i in range(5):
+            record(session, actor="t", action="x", object_type="o", object_id=i, data={"n": i})
+    with ctx.transaction() as session:
+        session.execute(update(AuditEvent).where(AuditEvent.id == 3).values(data={"n": 99}))
+    with ctx.transaction() as session:
+        result = verify(session)
+    assert not result.ok
+    assert result.broken_id == 3
+    assert result.checked == 2
+
+
+def test_deleted_row_is_caught(ctx: Context) -> None:
+    with ctx.transaction() as session:
+        for i in range(4):
+            record(session, actor="t", action="x", object_type="o", object_id=i)
+    with ctx.transaction() as session:
+        session.execute(delete(AuditEvent).where(AuditEvent.id == 2))
+    with ctx.transaction() as session:
+        result = verify(session)
+    assert not result.ok and result.broken_id == 2
+
+
+def test_truncated_tail_is_caught(ctx: Context) -> None:
+    with ctx.transaction() as session:
+        for i in range(3):
+            record(session, actor="t", action="x", object_type="o", object_id=i)
+    with ctx.transaction() as session:
+        session.execute(delete(AuditEvent).where(AuditEvent.id == 3))
+    with ctx.transaction() as session:
+        result = verify(session)
+    assert not result.ok and result.broken_id == 3
