@@ -85,7 +85,8 @@ _THRESHOLD = 3
 #: forwarding a whole mail is itself a sign that the mail was unwanted
 _FORWARD_SPAM_WEIGHT = 3
 
-_HEADER_LINE = re.compile(r"^>?\s?([A-Za-z][A-Za-z0-9-]{1,40}):[ \t]")
+_HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40}):[ \t]")
+_QUOTE = re.compile(r"^>(?: (?=\S)|(?=\s)|$)")
 _FORWARD_MARKER = re.compile(
     r"^[ >]*(?:-{2,}\s*(?:forwarded message|original message|weitergeleitete nachricht|ursprüngliche nachricht)"
     r"\s*-{2,}|begin forwarded message:|anfang der weitergeleiteten nachricht:)",
@@ -295,30 +296,29 @@ def _split_inline_forward(text: str) -> tuple[str, str, str] | None:
     A header block is at least three header lines in a row, one of them ``Received:``;
     the lines may be quoted with ``>``.
     """
-    lines = text.splitlines()
-    start = None
+    raw_lines = text.splitlines()
+    lines = [_QUOTE.sub("", line) for line in raw_lines]
     index = 0
     while index < len(lines):
-        if _HEADER_LINE.match(lines[index]):
-            end = index
-            names: list[str] = []
-            while end < len(lines) and (_HEADER_LINE.match(lines[end]) or (lines[end][:1] in (" ", "\t") and lines[end].strip())):
-                match = _HEADER_LINE.match(lines[end])
-                if match:
-                    names.append(match.group(1).lower())
-                end += 1
-            if len(names) >= 3 and "received" in names:
-                start = index
-                block = "\n".join(line[1:].lstrip() if line.startswith(">") else line for line in lines[index:end])
-                body = "\n".join(lines[end:])
-                own = "\n".join(lines[:start])
-                marker = _FORWARD_MARKER.search(own)
-                if marker:
-                    own = own[: marker.start()]
-                return own, block, body
-            index = end + 1 if end > index else index + 1
-        else:
+        if not _HEADER_LINE.match(lines[index]):
             index += 1
+            continue
+        end = index
+        names: list[str] = []
+        while end < len(lines):
+            match = _HEADER_LINE.match(lines[end])
+            if match:
+                names.append(match.group(1).lower())
+            elif not (lines[end][:1] in (" ", "\t") and lines[end].strip()):
+                break
+            end += 1
+        if len(names) >= 3 and "received" in names:
+            own = "\n".join(raw_lines[:index])
+            marker = _FORWARD_MARKER.search(own)
+            if marker:
+                own = own[: marker.start()]
+            return own, "\n".join(lines[index:end]), "\n".join(lines[end:])
+        index = end + 1
     return None
 
 
