@@ -359,6 +359,10 @@ def serve(
 
 # commands of other domains
 
+from abusedesk.detection.commands import detect  # noqa: E402
+
+app.command("detect")(detect)
+
 
 def main() -> None:
     app()
