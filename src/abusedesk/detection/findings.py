@@ -137,7 +137,7 @@ def build_findings(
                 window_end=_at(start + window),
                 metrics={
                     **_metrics(values),
-                    "score": _plain(score),
+                    "score": _plain(values["score"]),
                     "threshold": _plain(values["threshold"]),
                 },
                 confidence=confidence(score, float(values["threshold"])),
