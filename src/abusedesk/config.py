@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     #: addresses the SMTP listener accepts mail for (plus-addressing ``abuse+CASE@`` included)
     abuse_addresses: list[str] = Field(default_factory=lambda: ["abuse@abusedesk.test"])
     notice_from: str = "abuse@abusedesk.test"
+    #: where the outbox delivers (production: the local MTA)
+    outbound_smtp_host: str = "127.0.0.1"
+    outbound_smtp_port: int = 25
 
     max_body_bytes: int = 10 * 1024 * 1024
     max_message_bytes: int = 25 * 1024 * 1024

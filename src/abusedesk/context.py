@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,8 @@ class Context:
     policy: Policy
     blobs: BlobStore
     attribution: AttributionCache = field(default_factory=AttributionCache)
+    #: replaces SMTP delivery when set (tests, dry runs); see notices.outbox.transport_for
+    mail_transport: Any = None
 
     @classmethod
     def create(cls, settings: Settings) -> Context:

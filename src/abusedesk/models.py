@@ -6,6 +6,7 @@ from abusedesk.db import Base
 from abusedesk.intake.models import IdempotencyKey, RawInput
 from abusedesk.inventory.models import Account, InventoryGeneration, InventoryResource
 from abusedesk.jobs.models import Job
+from abusedesk.notices.models import OutboundMessage
 from abusedesk.reports.models import Report
 from abusedesk.users.models import ApiToken
 
@@ -21,6 +22,7 @@ __all__ = [
     "InventoryGeneration",
     "InventoryResource",
     "Job",
+    "OutboundMessage",
     "RawInput",
     "Report",
 ]

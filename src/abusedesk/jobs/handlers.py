@@ -9,6 +9,7 @@ from abusedesk.context import Context
 from abusedesk.intake.models import RawInput, RawStatus
 from abusedesk.jobs.models import Job
 from abusedesk.jobs.worker import Handler
+from abusedesk.notices.outbox import SEND_JOB, handle_send
 from abusedesk.reports.flows import process_raw, route_reports
 from abusedesk.reports.models import Report, ReportStatus
 
@@ -35,4 +36,5 @@ def default_handlers() -> dict[str, Handler]:
     return {
         PROCESS_RAW: handle_process_raw,
         ROUTE_REPORTS: handle_route_reports,
+        SEND_JOB: handle_send,
     }

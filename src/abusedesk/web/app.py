@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,11 +16,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from abusedesk import __version__
+from abusedesk.background import start_background, stop_background
 from abusedesk.cases.service import CaseFilter, list_cases
 from abusedesk.context import Context
 from abusedesk.formats.jsonutil import pointer
-from abusedesk.jobs.handlers import default_handlers
-from abusedesk.jobs.worker import Worker
 from abusedesk.web.api import cases, inventory, reports
 
 WEB_DIR = Path(__file__).parent
@@ -54,23 +52,16 @@ def _http_error_handler(_request: Request, exc: Exception) -> Response:
 
 
 def create_app(ctx: Context, *, background: bool | None = None) -> FastAPI:
-    """``background`` starts the job worker (default: ``settings.run_worker``)."""
+    """``background`` starts the worker and listeners (default: ``settings.run_worker``)."""
     run_background = ctx.settings.run_worker if background is None else background
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        workers: list[tuple[Worker, threading.Thread]] = []
-        if run_background:
-            worker = Worker(ctx, default_handlers())
-            thread = threading.Thread(target=worker.serve_forever, name="abusedesk-worker", daemon=True)
-            thread.start()
-            workers.append((worker, thread))
+        running = start_background(ctx) if run_background else []
         try:
             yield
         finally:
-            for worker, thread in workers:
-                worker.stop()
-                thread.join(timeout=10)
+            stop_background(running)
 
     app = FastAPI(
         title="abusedesk",

@@ -2,16 +2,16 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-26 08:00:57.628052
+Create Date: 2026-11-26 08:09:55.161093
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import abusedesk.db
-from sqlalchemy.dialects import postgresql
 
 revision = '0001'
 down_revision = None
@@ -61,7 +61,6 @@ def upgrade() -> None:
     )
     op.create_table('cases',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('ref', sa.String(length=32), nullable=True),
     sa.Column('account_id', sa.String(length=128), nullable=False),
     sa.Column('category', sa.String(length=40), nullable=False),
     sa.Column('resource_key', sa.String(length=400), nullable=False),
@@ -76,8 +75,7 @@ def upgrade() -> None:
     sa.Column('closed_at', abusedesk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('assignee', sa.String(length=128), nullable=True),
     sa.Column('deadline_at', abusedesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_cases')),
-    sa.UniqueConstraint('ref', name=op.f('uq_cases_ref'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cases'))
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_account_id'), ['account_id'], unique=False)
@@ -164,6 +162,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_inventory_resources_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_inventory_resources_kind_value', ['kind', 'value'], unique=False)
 
+    op.create_table('outbound_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('recipient', sa.String(length=320), nullable=False),
+    sa.Column('sender', sa.String(length=320), nullable=False),
+    sa.Column('reply_to', sa.String(length=320), nullable=True),
+    sa.Column('subject', sa.String(length=998), nullable=False),
+    sa.Column('body_text', sa.Text(), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=True),
+    sa.Column('message_id', sa.String(length=300), nullable=False),
+    sa.Column('in_reply_to', sa.String(length=300), nullable=True),
+    sa.Column('references', sa.Text(), nullable=True),
+    sa.Column('headers', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', abusedesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', abusedesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_outbound_messages_case_id_cases')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbound_messages')),
+    sa.UniqueConstraint('message_id', name=op.f('uq_outbound_messages_message_id'))
+    )
+    with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbound_messages_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_outbound_messages_recipient_kind', ['recipient', 'kind', 'created_at'], unique=False)
+
     op.create_table('reports',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('raw_id', sa.Integer(), nullable=False),
@@ -216,6 +241,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reports_account_id'))
 
     op.drop_table('reports')
+    with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbound_messages_recipient_kind')
+        batch_op.drop_index(batch_op.f('ix_outbound_messages_case_id'))
+
+    op.drop_table('outbound_messages')
     with op.batch_alter_table('inventory_resources', schema=None) as batch_op:
         batch_op.drop_index('ix_inventory_resources_kind_value')
         batch_op.drop_index(batch_op.f('ix_inventory_resources_account_id'))
