@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from abusedesk.formats import arf, iplist, ownjson, shadowserver, text, xarf, xarf_yaml
+from abusedesk.formats import arf, iplist, ownjson, shadowserver, spamcop, text, xarf, xarf_yaml
 from abusedesk.formats.base import ParsedReport, ParseError
 from abusedesk.formats.mail import looks_like_mail, parse_message
 
@@ -34,6 +34,7 @@ MAIL_FORMATS: list[MailFormat] = [
     MailFormat("xarf-mail", xarf.detect_mail, xarf.parse_mail),
     MailFormat("arf", arf.detect_mail, arf.parse_mail),
     MailFormat("xarf-yaml", xarf_yaml.detect_mail, xarf_yaml.parse_mail),
+    MailFormat("spamcop", spamcop.detect_mail, spamcop.parse_mail),
     MailFormat("shadowserver-mail", shadowserver.detect_mail, shadowserver.parse_mail),
     # the fallback: any readable mail is a complaint a human wrote (never an error)
     MailFormat("text", text.detect_mail, text.parse_mail),
