@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from abusedesk.formats import arf, iplist, ownjson, shadowserver, spamcop, text, xarf, xarf_yaml
+from abusedesk.formats import arf, dmca, iplist, ownjson, shadowserver, spamcop, text, xarf, xarf_yaml
 from abusedesk.formats.base import ParsedReport, ParseError
 from abusedesk.formats.mail import looks_like_mail, parse_message
 
@@ -35,7 +35,10 @@ MAIL_FORMATS: list[MailFormat] = [
     MailFormat("arf", arf.detect_mail, arf.parse_mail),
     MailFormat("xarf-yaml", xarf_yaml.detect_mail, xarf_yaml.parse_mail),
     MailFormat("spamcop", spamcop.detect_mail, spamcop.parse_mail),
+    MailFormat("acns", dmca.detect_acns_mail, dmca.parse_acns_mail),
     MailFormat("shadowserver-mail", shadowserver.detect_mail, shadowserver.parse_mail),
+    # free-text DMCA letters: after every machine format, before the general fallback
+    MailFormat("dmca", dmca.detect_mail, dmca.parse_mail),
     # the fallback: any readable mail is a complaint a human wrote (never an error)
     MailFormat("text", text.detect_mail, text.parse_mail),
 ]
@@ -43,6 +46,7 @@ MAIL_FORMATS: list[MailFormat] = [
 FILE_FORMATS: list[FileFormat] = [
     FileFormat("xarf", xarf.detect_bytes, xarf.parse_bytes),
     FileFormat("json", ownjson.detect_bytes, ownjson.parse_bytes),
+    FileFormat("acns-xml", dmca.detect_bytes, dmca.parse_bytes),
     FileFormat("shadowserver", shadowserver.detect_bytes, shadowserver.parse_bytes),
     # only a file of bare addresses; with no category given they go to a human
     # (the CLI passes ``--category`` to :func:`iplist.parse_list`)
