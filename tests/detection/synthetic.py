@@ -360,7 +360,7 @@ def generate(seed: int = 7, hours: int = 2) -> Scenario:
         "acct-old,cidr,10.0.4.0/24,2025-01-01T00:00:00Z,2026-01-01T00:30:00Z",
         "acct-new,cidr,10.0.4.0/24,2026-01-01T00:30:00Z,",
     ]) + "\n"  # fmt: skip
-    for rule, host in b.s.expected:
+    for _rule, host in b.s.expected:
         b.s.accounts.setdefault(host, "acct-two" if host.startswith("10.0.2.") else "acct-three")
     return b.s
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from abusedesk.detection.config import ConfigError, load_config
@@ -50,7 +51,7 @@ def _ingest(findings: list[Finding], err: Console) -> None:
                 raise typer.Exit(1)
             for outcome in result.reports:
                 where = outcome.case_ref if outcome.outcome == "case" else outcome.outcome
-                err.print(f"report {outcome.report_id} [{outcome.category}] → {where}")
+                err.print(escape(f"report {outcome.report_id} [{outcome.category}] → {where}"))
     finally:
         ctx.close()
 
@@ -69,9 +70,7 @@ def detect(
     config: Annotated[
         Path | None, typer.Option("--config", exists=True, dir_okay=False, help="TOML thresholds")
     ] = None,
-    engine: Annotated[
-        Engine, typer.Option("--engine", help="duckdb (default) or spark")
-    ] = Engine.DUCKDB,
+    engine: Annotated[Engine, typer.Option("--engine", help="duckdb (default) or spark")] = Engine.DUCKDB,
     ingest: Annotated[
         bool, typer.Option("--ingest", help="also ingest findings as reports through the pipeline")
     ] = False,

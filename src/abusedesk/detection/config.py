@@ -150,9 +150,7 @@ def _coerce(section: str, name: str, default: Any, value: Any) -> Any:
     return value
 
 
-def config_from_mapping(
-    data: dict[str, Any], base: DetectionConfig | None = None
-) -> DetectionConfig:
+def config_from_mapping(data: dict[str, Any], base: DetectionConfig | None = None) -> DetectionConfig:
     """Overlay a parsed TOML mapping on `base`; unknown tables or keys are errors, not ignored."""
     config = base or DetectionConfig()
     updates: dict[str, Any] = {}
@@ -167,9 +165,7 @@ def config_from_mapping(
         changes: dict[str, Any] = {}
         for key, value in values.items():
             if key not in names:
-                raise ConfigError(
-                    f"[{section}] unknown key {key!r}; known: {', '.join(sorted(names))}"
-                )
+                raise ConfigError(f"[{section}] unknown key {key!r}; known: {', '.join(sorted(names))}")
             changes[key] = _coerce(section, key, names[key], value)
         updates[section] = replace(current, **changes)
     return replace(config, **updates)

@@ -44,9 +44,7 @@ def _noop(step: str, done: int, total: int) -> None:
     return None
 
 
-def duckdb_connection(
-    config: DetectionConfig, temp_dir: Path | None = None
-) -> duckdb.DuckDBPyConnection:
+def duckdb_connection(config: DetectionConfig, temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A connection capped in memory and threads; spills go to `temp_dir` instead of OOM."""
     con = duckdb.connect()
     con.execute(f"SET threads = {int(config.engine.threads)}")
@@ -94,8 +92,7 @@ def normalize_to_parquet(paths: Sequence[Path], target: Path, config: DetectionC
         try:
             sql = flows_sql(paths, con)
             con.execute(
-                f"COPY ({sql}) TO '{str(target).replace(chr(39), chr(39) * 2)}' "
-                "(FORMAT parquet, COMPRESSION zstd)"
+                f"COPY ({sql}) TO '{str(target).replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd)"
             )
         finally:
             con.close()
@@ -113,9 +110,7 @@ def run_spark(
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the extra
-        raise RuntimeError(
-            "Spark engine needs the `spark` extra: pip install 'abusedesk[spark]'"
-        ) from exc
+        raise RuntimeError("Spark engine needs the `spark` extra: pip install 'abusedesk[spark]'") from exc
 
     chosen = list(detectors)
     total = len(chosen) + 1

@@ -108,9 +108,7 @@ def _at(epoch: int) -> datetime:
     return datetime.fromtimestamp(int(epoch), UTC)
 
 
-def build_findings(
-    hits: Iterable[RawHit], config: DetectionConfig, index: AttributionIndex
-) -> list[Finding]:
+def build_findings(hits: Iterable[RawHit], config: DetectionConfig, index: AttributionIndex) -> list[Finding]:
     """Attribute, filter to our addresses, merge spoofing rows, sort deterministically."""
     spoof_groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
     findings: list[Finding] = []

@@ -91,9 +91,7 @@ def sniff(path: Path, con: duckdb.DuckDBPyConnection | None = None) -> FlowSourc
         raise FlowFileError(f"{path}: not a file")
     if _is_parquet(path):
         cursor = con or duckdb.connect()
-        rows = cursor.execute(
-            f"DESCRIBE SELECT * FROM read_parquet({_quote_path(path)})"
-        ).fetchall()
+        rows = cursor.execute(f"DESCRIBE SELECT * FROM read_parquet({_quote_path(path)})").fetchall()
         return FlowSource(path, FlowFormat.VPC_PARQUET, tuple(str(r[0]) for r in rows))
     line, gzipped = _first_line(path)
     if not line:
@@ -106,9 +104,7 @@ def sniff(path: Path, con: duckdb.DuckDBPyConnection | None = None) -> FlowSourc
             known = NFDUMP_CSV_FIELDS[: len(first)]
             extra = tuple(f"extra{i}" for i in range(len(known), len(first)))
             return FlowSource(path, FlowFormat.NFDUMP_CSV, known + extra, gzipped)
-        raise FlowFileError(
-            f"{path}: comma-separated but not an nfdump CSV export (no `ts` header)"
-        )
+        raise FlowFileError(f"{path}: comma-separated but not an nfdump CSV export (no `ts` header)")
     names = tuple(line.split())
     missing = [f for f in REQUIRED_VPC_FIELDS if f not in names]
     if missing:
@@ -123,9 +119,7 @@ def expand(paths: Iterable[Path]) -> Iterator[Path]:
     """Files as given, directories walked (S3 and Hive layouts nest by date)."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-            )
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
         else:
             yield path
 
@@ -153,7 +147,7 @@ def _vpc_text_sql(source: FlowSource) -> str:
     )
     ref = {n: _ident(n) for n in names}
     # A concatenated file repeats its header; `srcaddr` = 'srcaddr' marks such lines.
-    return f"SELECT {_vpc_select(set(names), ref)} FROM {table} WHERE \"srcaddr\" <> 'srcaddr'"
+    return f"SELECT {_vpc_select(set(names), ref)} FROM {table} WHERE \"srcaddr\" IS DISTINCT FROM 'srcaddr'"
 
 
 def _parquet_sql(sources: list[FlowSource]) -> str:
@@ -186,8 +180,7 @@ def _parquet_sql(sources: list[FlowSource]) -> str:
 
 def _nfdump_flags(expr: str) -> str:
     bits = " + ".join(
-        f"(CASE WHEN substr({expr}, {i + 1}, 1) NOT IN ('.', '') "
-        f"THEN {TCP_FLAG_BITS[ch]} ELSE 0 END)"
+        f"(CASE WHEN substr({expr}, {i + 1}, 1) NOT IN ('.', '') THEN {TCP_FLAG_BITS[ch]} ELSE 0 END)"
         for i, ch in enumerate(NFDUMP_FLAG_ORDER)
     )
     return f"(CASE WHEN length({expr}) = 8 THEN {bits} ELSE TRY_CAST({expr} AS INTEGER) END)"
@@ -215,9 +208,7 @@ def _nfdump_sql(source: FlowSource) -> str:
         f"skip={1 if has_header else 0}, auto_detect=false, columns={{{columns}}}, "
         f"compression='{compression}', null_padding=true, ignore_errors=true)"
     )
-    protocols = " ".join(
-        f"WHEN '{name}' THEN {number}" for name, number in NFDUMP_PROTOCOLS.items()
-    )
+    protocols = " ".join(f"WHEN '{name}' THEN {number}" for name, number in NFDUMP_PROTOCOLS.items())
     protocol = f"(CASE upper(trim(pr)) {protocols} ELSE TRY_CAST(pr AS INTEGER) END)"
     has = set(names)
 
@@ -237,9 +228,7 @@ def _nfdump_sql(source: FlowSource) -> str:
         "tcp_flags": opt("flg", _nfdump_flags("flg"), "INTEGER"),
     }
     parts = [
-        f"{select[c.name]} AS {c.name}"
-        if c.name in select
-        else f"CAST(NULL AS {c.sql_type}) AS {c.name}"
+        f"{select[c.name]} AS {c.name}" if c.name in select else f"CAST(NULL AS {c.sql_type}) AS {c.name}"
         for c in COLUMNS
     ]
     return f"SELECT {', '.join(parts)} FROM {table} WHERE TRY_CAST(ts AS TIMESTAMP) IS NOT NULL"

@@ -46,9 +46,7 @@ COLUMNS: tuple[Column, ...] = (
         "flg",
         "OR of TCP flags; VPC logs only FIN, SYN, RST, SYN-ACK",
     ),
-    Column(
-        "action", "VARCHAR", "action", None, "ACCEPT or REJECT (security group / NACL decision)"
-    ),
+    Column("action", "VARCHAR", "action", None, "ACCEPT or REJECT (security group / NACL decision)"),
     Column(
         "flow_direction",
         "VARCHAR",
@@ -65,9 +63,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("pkt_dstaddr", "VARCHAR", "pkt-dstaddr", None, "packet-level destination"),
     Column("interface_id", "VARCHAR", "interface-id", None, "the logging interface (ENI)"),
-    Column(
-        "instance_id", "VARCHAR", "instance-id", None, "'-' (NULL) on requester-managed interfaces"
-    ),
+    Column("instance_id", "VARCHAR", "instance-id", None, "'-' (NULL) on requester-managed interfaces"),
     Column("log_status", "VARCHAR", "log-status", None, "OK, NODATA or SKIPDATA"),
 )
 
