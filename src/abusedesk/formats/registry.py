@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from abusedesk.formats import arf, dmca, iplist, ownjson, shadowserver, spamcop, text, xarf, xarf_yaml
+from abusedesk.formats import arf, dmca, iodef, iplist, ownjson, shadowserver, spamcop, text, xarf, xarf_yaml
 from abusedesk.formats.base import ParsedReport, ParseError
 from abusedesk.formats.mail import looks_like_mail, parse_message
 
@@ -36,6 +36,7 @@ MAIL_FORMATS: list[MailFormat] = [
     MailFormat("xarf-yaml", xarf_yaml.detect_mail, xarf_yaml.parse_mail),
     MailFormat("spamcop", spamcop.detect_mail, spamcop.parse_mail),
     MailFormat("acns", dmca.detect_acns_mail, dmca.parse_acns_mail),
+    MailFormat("iodef-mail", iodef.detect_mail, iodef.parse_mail),
     MailFormat("shadowserver-mail", shadowserver.detect_mail, shadowserver.parse_mail),
     # free-text DMCA letters: after every machine format, before the general fallback
     MailFormat("dmca", dmca.detect_mail, dmca.parse_mail),
@@ -47,6 +48,7 @@ FILE_FORMATS: list[FileFormat] = [
     FileFormat("xarf", xarf.detect_bytes, xarf.parse_bytes),
     FileFormat("json", ownjson.detect_bytes, ownjson.parse_bytes),
     FileFormat("acns-xml", dmca.detect_bytes, dmca.parse_bytes),
+    FileFormat("iodef", iodef.detect_bytes, iodef.parse_bytes),
     FileFormat("shadowserver", shadowserver.detect_bytes, shadowserver.parse_bytes),
     # only a file of bare addresses; with no category given they go to a human
     # (the CLI passes ``--category`` to :func:`iplist.parse_list`)
