@@ -65,7 +65,7 @@ def test_sample_parses_to_expected(sample: Path) -> None:
             _parse(sample, spec)
         return
     reports = _parse(sample, spec)
-    wanted = spec["reports"] if "reports" in spec else [spec]
+    wanted = spec.get("reports", [spec])
     assert len(reports) == len(wanted), [r.contract(sample.name) for r in reports]
     for index, (report, want) in enumerate(zip(reports, wanted, strict=True)):
         if "source_format" in spec:

@@ -21,7 +21,14 @@ from defusedxml import DefusedXmlException
 
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter, excerpt, unique_resources
 from abusedesk.formats.mail import header, part_bytes, part_text, reporter_from, walk
-from abusedesk.formats.textextract import earliest_plausible, extract, find_times, html_to_text, registered_domain, within
+from abusedesk.formats.textextract import (
+    earliest_plausible,
+    extract,
+    find_times,
+    html_to_text,
+    registered_domain,
+    within,
+)
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, normalize_ip, url_host
 from abusedesk.timeutil import as_utc, parse_timestamp

@@ -225,10 +225,7 @@ def parse_csv(data: bytes, report: str | None, *, filename: str | None = None, r
                 occurred = times[stamp] = _timestamp(stamp)
             ip = row[ip_index]
             resources: list[Resource]
-            if ipv4(ip):
-                resources = [Resource(ip_kind, ip)]
-            else:
-                resources = _slow_ip(ip, fields, line_no)
+            resources = [Resource(ip_kind, ip)] if ipv4(ip) else _slow_ip(ip, fields, line_no)
             if url_index is not None or host_index is not None:
                 scheme = row[scheme_index].lower() if scheme_index is not None else ""
                 resources.extend(_url(row, url_index, host_index, scheme if scheme in ("http", "https") else "http"))

@@ -8,6 +8,7 @@ message. The ARF variant is read by ``arf``; :func:`email_from` serves it when t
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, Message
@@ -77,7 +78,7 @@ def parse_mail(message: EmailMessage) -> list[ParsedReport]:
     lowered = subject.lower()
     if "summary report" in lowered or "summaries@" in header(message, "From").lower():
         return _summary(message, body)
-    if lowered.startswith("[spamcop] alert") or "alert" in lowered and "[spamcop]" in lowered:
+    if lowered.startswith("[spamcop] alert") or ("alert" in lowered and "[spamcop]" in lowered):
         return _alert(message, body)
     return _spam_report(message, subject, body)
 
@@ -98,10 +99,8 @@ def _spam_report(message: Message, subject: str, body: str) -> list[ParsedReport
         try:
             resources.append(Resource(ResourceKind.IP, normalize_ip(token)))
         except ValueError:
-            try:
+            with contextlib.suppress(ValueError):
                 resources.append(Resource(ResourceKind.URL, normalize_url(token)))
-            except ValueError:
-                pass
     if not resources:
         raise ParseError("SpamCop report without 'Email from <ip> / <date>' line or spamvertised site", source_format=FORMAT)
     if when is None:

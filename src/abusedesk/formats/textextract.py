@@ -8,6 +8,7 @@ large, and nothing found here is ever fetched or rendered.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -99,11 +100,10 @@ class _TextExtractor(HTMLParser):
 def html_to_text(html: str) -> tuple[str, list[str]]:
     """Visible text and ``href`` targets of an HTML body; no markup survives."""
     parser = _TextExtractor()
-    try:
+    # HTMLParser is lenient, but hostile input finds corners: keep what was read so far
+    with contextlib.suppress(Exception):
         parser.feed(html[:MAX_SCAN_CHARS])
         parser.close()
-    except Exception:  # noqa: BLE001 - HTMLParser is lenient, but hostile input finds corners
-        pass
     text = "".join(parser.chunks)
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
     text = re.sub(r"\n\s*\n+", "\n\n", text)
@@ -250,7 +250,7 @@ def extract(text: str, *, links: Iterable[str] = (), want_domains: bool = True) 
             if _inside(match.start(), spans):
                 continue
             candidate = match.group(0)
-            if candidate.count(":") < 2 or not any(c.isalpha() for c in candidate) and "::" not in candidate:
+            if candidate.count(":") < 2 or (not any(c.isalpha() for c in candidate) and "::" not in candidate):
                 continue  # times like 10:00:01 and MAC-less counters
             try:
                 value = normalize_ip(candidate)

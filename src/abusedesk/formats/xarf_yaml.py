@@ -8,6 +8,7 @@ only top-level scalars are used, so an alias bomb costs nothing. No "0.3" exists
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date, datetime
 from email.message import EmailMessage, Message
@@ -122,10 +123,8 @@ def parse_mail(message: EmailMessage) -> list[ParsedReport]:
     for key, kind in (("uri", ResourceKind.URL), ("domain", ResourceKind.DOMAIN)):
         value = _scalar(document.get(key))
         if value is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 resources.append(make_resource(kind, str(value)))
-            except ValueError:
-                pass
     occurred_at = _date(document["date"])
 
     reporter = reporter_from(message)
