@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     case_id_prefix: str = "AD"
 
     run_worker: bool = True
+    #: ``abusedesk serve`` also listens for SMTP on ``smtp_host``:``smtp_port`` (docs/smtp.md)
+    smtp_enabled: bool = True
+    #: domains of Message-IDs we generate; mail carrying one is our own (loop); empty: notice_from's
+    own_message_id_domains: list[str] = Field(default_factory=list)
+    #: acknowledge reporters' mail; at most one per reporter per ``ack_interval_minutes``
+    ack_enabled: bool = True
+    ack_interval_minutes: int = 60
+    #: a folder whose files are ingested once each and moved to ``processed/`` or ``failed/``
+    watch_dir: Path | None = None
+    watch_poll_seconds: float = 2.0
+    #: a file is taken only once its size and mtime have not changed for this long
+    watch_settle_seconds: float = 2.0
+    max_feed_bytes: int = 512 * 1024 * 1024
     worker_poll_seconds: float = 0.5
     secret_key: str = "change-me-in-production"
 
