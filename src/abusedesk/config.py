@@ -52,6 +52,26 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 0.5
     secret_key: str = "change-me-in-production"
 
+    # web console, portal and public form
+    #: set true behind HTTPS: session cookies then carry the Secure flag
+    cookie_secure: bool = False
+    session_max_age_seconds: int = 12 * 3600
+    #: how long a portal link in a notice keeps working
+    portal_link_max_age_days: int = 60
+    #: absolute base for links in notices (portal links)
+    public_base_url: str = "http://127.0.0.1:8000"
+    #: public report form: at most this many submissions per client address per window
+    report_rate_limit: int = 10
+    report_rate_window_seconds: int = 3600
+    #: failed logins per client address per window before logins are refused for a while
+    login_rate_limit: int = 20
+    #: OIDC login (authlib); off unless an issuer is set. Users must exist locally: the
+    #: first login links the OIDC subject to the user named by ``preferred_username`` or ``email``
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scope: str = "openid email profile"
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -8,16 +8,21 @@ from abusedesk.inventory.models import Account, InventoryGeneration, InventoryRe
 from abusedesk.jobs.models import Job
 from abusedesk.notices.models import OutboundMessage
 from abusedesk.reports.models import Report
-from abusedesk.users.models import ApiToken
+from abusedesk.users.models import ApiToken, User
+from abusedesk.web.models import Appeal, CaseMessage, CaseNote, CounterNotice
 
 __all__ = [
     "Account",
     "ApiToken",
+    "Appeal",
     "AuditEvent",
     "AuditHead",
     "Base",
     "Case",
+    "CaseMessage",
+    "CaseNote",
     "CaseReporter",
+    "CounterNotice",
     "IdempotencyKey",
     "InventoryGeneration",
     "InventoryResource",
@@ -25,4 +30,5 @@ __all__ = [
     "OutboundMessage",
     "RawInput",
     "Report",
+    "User",
 ]
