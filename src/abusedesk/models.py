@@ -9,7 +9,7 @@ from abusedesk.jobs.models import Job
 from abusedesk.notices.models import OutboundMessage
 from abusedesk.reports.models import Report
 from abusedesk.users.models import ApiToken, User
-from abusedesk.web.models import Appeal, CaseMessage, CaseNote, CounterNotice
+from abusedesk.web.models import Appeal, CaseMessage, CaseNote
 
 __all__ = [
     "Account",
@@ -22,7 +22,6 @@ __all__ = [
     "CaseMessage",
     "CaseNote",
     "CaseReporter",
-    "CounterNotice",
     "IdempotencyKey",
     "InventoryGeneration",
     "InventoryResource",

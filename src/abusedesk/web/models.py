@@ -1,4 +1,6 @@
-"""Tables the console and the portal own: notes, correspondence, counter-notices, appeals.
+"""Tables the console and the portal own: notes, correspondence, appeals.
+
+Counter-notices are the enforcement domain's (``enforcement.models.CounterNotice``).
 
 Case references are plain ids (``case_id``) with a foreign key only to ``cases``; decision
 and action ids of the enforcement domain are kept as strings so the two schema branches
@@ -81,22 +83,6 @@ class CaseMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class CounterNotice(Base):
-    """A 17 USC 512(g)(3) counter-notice; ``fields`` holds the statutory elements as given."""
-
-    __tablename__ = "counter_notices"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    account_id: Mapped[str] = mapped_column(String(128))
-    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
-    #: 512(g)(2)(C): restore no sooner than 10 and no later than 14 business days after receipt
-    restore_not_before: Mapped[datetime]
-    restore_not_after: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20), default="received")
-
-
 class AppealStatus:
     OPEN = "open"
     UPHELD = "upheld"  # the decision stands
@@ -110,7 +96,7 @@ class Appeal(Base):
     while decisions are not recorded separately).
     """
 
-    __tablename__ = "appeals"
+    __tablename__ = "portal_appeals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -1,4 +1,4 @@
-"""web: users, notes, correspondence, counter-notices, appeals; queue indexes on cases
+"""web: users, notes, correspondence, appeals; queue indexes on cases
 
 Revision ID: 0002_web
 Revises: 0001
@@ -85,21 +85,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_case_messages_case_created", "case_messages", ["case_id", "created_at"], unique=False)
     op.create_table(
-        "counter_notices",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("case_id", sa.Integer(), nullable=False),
-        sa.Column("account_id", sa.String(length=128), nullable=False),
-        sa.Column("fields", _JSON, nullable=False),
-        sa.Column("submitted_at", _TS, nullable=False),
-        sa.Column("restore_not_before", _TS, nullable=False),
-        sa.Column("restore_not_after", _TS, nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_counter_notices_case_id_cases")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_counter_notices")),
-    )
-    op.create_index(op.f("ix_counter_notices_case_id"), "counter_notices", ["case_id"], unique=False)
-    op.create_table(
-        "appeals",
+        "portal_appeals",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.String(length=128), nullable=False),
@@ -110,11 +96,11 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(length=200), nullable=True),
         sa.Column("decided_at", _TS, nullable=True),
         sa.Column("outcome", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_appeals_case_id_cases")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_appeals")),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_portal_appeals_case_id_cases")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_appeals")),
     )
-    op.create_index(op.f("ix_appeals_case_id"), "appeals", ["case_id"], unique=False)
-    op.create_index(op.f("ix_appeals_account_id"), "appeals", ["account_id"], unique=False)
+    op.create_index(op.f("ix_portal_appeals_case_id"), "portal_appeals", ["case_id"], unique=False)
+    op.create_index(op.f("ix_portal_appeals_account_id"), "portal_appeals", ["account_id"], unique=False)
     for name, columns in _CASE_INDEXES:
         op.create_index(name, "cases", columns, unique=False)
 
@@ -122,5 +108,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name, _columns in reversed(_CASE_INDEXES):
         op.drop_index(name, table_name="cases")
-    for table in ("appeals", "counter_notices", "case_messages", "case_notes", "users"):
+    for table in ("portal_appeals", "case_messages", "case_notes", "users"):
         op.drop_table(table)
