@@ -9,7 +9,8 @@ disagree in the last decimal.
 One pass over the raw flows (`PREFILTER_SQL`) keeps the few records any detector can use:
 non-TCP traffic, small SYN probes, REJECTs, new connections to the watched ports and
 records with a forged packet source. Established TCP bulk, the bulk of real traffic, is
-dropped there. Each detector then reads the small `cand` table.
+dropped there. Each detector then reads the small `cand` table, except crawling, whose
+web traffic is most of all traffic: it reads `flows`, grouping by source first.
 
 Every detector returns `window_start, address, kind, score, threshold, <metrics...>`:
 one row per (window, address, kind) where `score >= threshold` held exactly.
@@ -67,7 +68,9 @@ def _near(threshold: float, c: DetectionConfig) -> str:
 
 
 def prefilter_sql(c: DetectionConfig, source: str = "flows") -> str:
-    watched = _ports(c.bruteforce.ssh_ports + c.bruteforce.rdp_ports + c.spam.ports + c.crawl.ports)
+    # Crawl ports are not kept: web traffic is most of all traffic, so the crawl detector
+    # reads `flows` itself, grouping by source first (see crawl_sql).
+    watched = _ports(c.bruteforce.ssh_ports + c.bruteforce.rdp_ports + c.spam.ports)
     return f"""
 SELECT start_time, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes,
        tcp_flags, action, flow_direction, pkt_srcaddr, instance_id
@@ -249,25 +252,27 @@ HAVING count(DISTINCT m.dstaddr) >= {s.distinct_servers}
 def crawl_sql(c: DetectionConfig) -> str:
     k = c.crawl
     need = int(k.connections_per_second * k.window_seconds)
+    # Phase 1 groups by source only (cheap, like a bare scan): a source needs `need` records
+    # in total before any one destination can hold `need` connections. Phase 2 counts
+    # distinct source ports (connections; split records of one flow share the port) per
+    # destination for the few sources left.
     return f"""
 WITH x AS (
-  SELECT {_window(k.window_seconds)} AS w, srcaddr, dstaddr, srcport,
-         start_time - start_time % 60 AS minute
-  FROM cand
+  SELECT {_window(k.window_seconds)} AS w, srcaddr, dstaddr, srcport, start_time
+  FROM flows
   WHERE protocol = 6 AND dstport IN {_ports(k.ports)} AND {_new_connection()}
     AND packets > {c.scan.probe_max_packets} AND {OUT}
 ),
-a AS (
-  SELECT w, srcaddr, dstaddr FROM x GROUP BY w, srcaddr, dstaddr
-  HAVING approx_count_distinct(srcport) >= {_near(need, c)}
-     AND count(DISTINCT minute) >= {k.min_active_minutes}
+busy AS (
+  SELECT w, srcaddr FROM x GROUP BY w, srcaddr HAVING count(*) >= {need}
 ),
 e AS (
   SELECT x.w, x.srcaddr, x.dstaddr, count(DISTINCT x.srcport) AS n,
-         count(DISTINCT x.minute) AS minutes
-  FROM x JOIN a ON x.w = a.w AND x.srcaddr = a.srcaddr AND x.dstaddr = a.dstaddr
+         count(DISTINCT x.start_time - x.start_time % 60) AS minutes
+  FROM x JOIN busy b ON x.w = b.w AND x.srcaddr = b.srcaddr
   GROUP BY x.w, x.srcaddr, x.dstaddr
   HAVING count(DISTINCT x.srcport) >= {need}
+     AND count(DISTINCT x.start_time - x.start_time % 60) >= {k.min_active_minutes}
 )
 SELECT w AS window_start, srcaddr AS address, 'http' AS kind, max(n) AS score,
        {need} AS threshold, count(*) AS targets, sum(n) AS connections,
