@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from abusedesk.cases.models import Case
 from abusedesk.context import Context
 from abusedesk.intake.models import RawInput
+from abusedesk.intake.service import INLINE_LIMIT, raw_bytes
 from abusedesk.reports.flows import ingest_bytes, retry_raw
 from abusedesk.reports.models import Report
 from tests.helpers import load_inventory, own_report
@@ -23,7 +24,9 @@ def test_raw_first_then_case(ctx: Context) -> None:
     result = ingest_bytes(ctx, data, channel="file")
     assert not result.quarantined
     assert result.sha256 == hashlib.sha256(data).hexdigest()
-    assert ctx.blobs.get(result.sha256) == data  # exact bytes kept
+    with ctx.transaction() as session:
+        raw = session.get(RawInput, result.raw_id)
+        assert raw is not None and raw_bytes(ctx.blobs, raw) == data  # exact bytes kept
     [outcome] = result.reports
     assert outcome.outcome == "case"
     assert outcome.account == "acme"
@@ -106,7 +109,9 @@ def test_parse_failure_is_quarantined_and_retryable(ctx: Context, monkeypatch: o
     result = ingest_bytes(ctx, data, channel="file", filename="bad.json")
     assert result.quarantined
     assert result.error is not None and "email.spamm" in result.error
-    assert ctx.blobs.get(result.sha256) == data
+    with ctx.transaction() as session:
+        stored = session.get(RawInput, result.raw_id)
+        assert stored is not None and raw_bytes(ctx.blobs, stored) == data
     with ctx.transaction() as session:
         raw = session.get(RawInput, result.raw_id)
         assert raw is not None and raw.status == "quarantined"
@@ -118,3 +123,13 @@ def test_parse_failure_is_quarantined_and_retryable(ctx: Context, monkeypatch: o
     still = retry_raw(ctx, result.raw_id, actor="test")
     assert still.quarantined  # the category is still unknown; the input is not lost either way
     assert count(ctx, RawInput) == 1
+
+
+def test_large_input_goes_to_the_blob_store(ctx: Context) -> None:
+    load_inventory(ctx)
+    data = own_report(evidence="x" * (INLINE_LIMIT + 10))
+    result = ingest_bytes(ctx, data, channel="file")
+    assert ctx.blobs.get(result.sha256) == data
+    with ctx.transaction() as session:
+        raw = session.get(RawInput, result.raw_id)
+        assert raw is not None and raw.content is None and raw_bytes(ctx.blobs, raw) == data

@@ -156,12 +156,7 @@ def test_inventory_add_end_and_who(ctx: Context, client: TestClient, auth: dict[
     assert missing.status_code == 422 and missing.json()["errors"][0]["path"] == "/kind"
 
 
-def test_openapi_and_home_page(ctx: Context, client: TestClient, worker: Worker) -> None:
-    load_inventory(ctx)
-    client.post("/api/v1/reports", json=json.loads(own_report(summary="<script>alert(1)</script>")))
-    worker.run_until_idle()
+def test_openapi_is_published(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    assert "/api/v1/reports" in spec["paths"] and "/api/v1/cases" in spec["paths"]
-    page = client.get("/")
-    assert page.status_code == 200 and "AD-" in page.text and "acme" in page.text
-    assert "<script>alert" not in page.text
+    assert {"/api/v1/reports", "/api/v1/reports/{report_id}", "/api/v1/cases", "/api/v1/cases/{case_id}"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200

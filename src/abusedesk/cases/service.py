@@ -56,13 +56,12 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
             existing.setdefault(key, case)  # the newest case per key
 
     now = utcnow()
-    result: dict[str, Case] = {}
-    touched: dict[int, Case] = {}
-    new_reporters: dict[int, set[str]] = {}
+    assigned: list[tuple[Joining, Case]] = []
+    opened: list[Case] = []
+    reopened: list[tuple[Case, str, str]] = []
     for item in sorted(items, key=lambda i: i.occurred_at):
         case = existing.get(item.key)
-        window = policy.quiet_window(item.key[1])
-        if case is not None and not _joinable(case, item.occurred_at, window):
+        if case is not None and not _joinable(case, item.occurred_at, policy.quiet_window(item.key[1])):
             case = None
         if case is None:
             case = Case(
@@ -71,29 +70,43 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
                 report_count=0, reporter_count=0, first_seen=item.occurred_at, last_seen=item.occurred_at,
                 opened_at=now, updated_at=now,
             )
-            session.add(case)
-            session.flush()
             existing[item.key] = case
-            audit.append(Entry(actor, "case.opened", "case", str(case.id), {"account": item.key[0], "category": item.key[1], "resource": item.key[2]}))
+            opened.append(case)
         elif case.status in (CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value):
-            audit.append(Entry(actor, "case.transition", "case", str(case.id), {"from": case.status, "to": CaseStatus.NEW.value, "reason": f"new report {item.report_id}"}))
+            reopened.append((case, case.status, item.report_id))
             case.status = CaseStatus.NEW.value
             case.closed_at = None
         case.report_count += 1
         case.first_seen = min(case.first_seen, item.occurred_at)
         case.last_seen = max(case.last_seen, item.occurred_at)
         case.updated_at = now
+        assigned.append((item, case))
+    if opened:
+        session.add_all(opened)
+        session.flush()  # one INSERT for all new cases; ids come back
+    for case in opened:
+        audit.append(Entry(actor, "case.opened", "case", str(case.id), {"account": case.account_id, "category": case.category, "resource": case.resource_key}))
+    for case, previous, report_id in reopened:
+        audit.append(Entry(actor, "case.transition", "case", str(case.id), {"from": previous, "to": CaseStatus.NEW.value, "reason": f"new report {report_id}"}))
+
+    result: dict[str, Case] = {}
+    by_id: dict[int, Case] = {}
+    new_reporters: dict[int, set[str]] = {}
+    for item, case in assigned:
+        result[item.report_id] = case
+        by_id[case.id] = case
         if item.reporter:
             new_reporters.setdefault(case.id, set()).add(item.reporter)
-        touched[case.id] = case
-        result[item.report_id] = case
-
     if new_reporters:
-        known: set[tuple[int, str]] = set(
-            session.execute(
-                select(CaseReporter.case_id, CaseReporter.reporter).where(CaseReporter.case_id.in_(list(new_reporters)))
-            ).all()
-        )
+        known: set[tuple[int, str]] = set()
+        case_ids = list(new_reporters)
+        for start in range(0, len(case_ids), 500):
+            known.update(
+                (row[0], row[1])
+                for row in session.execute(
+                    select(CaseReporter.case_id, CaseReporter.reporter).where(CaseReporter.case_id.in_(case_ids[start : start + 500]))
+                )
+            )
         rows = [
             {"case_id": cid, "reporter": r}
             for cid, reporters in new_reporters.items()
@@ -103,7 +116,7 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
         if rows:
             session.execute(CaseReporter.__table__.insert(), rows)
             for row in rows:
-                touched[row["case_id"]].reporter_count += 1
+                by_id[row["case_id"]].reporter_count += 1
     return result, audit
 
 

@@ -8,24 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import threading
 from pathlib import Path
 
 
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._dirs: set[Path] = set()
 
     def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root / sha256[:2] / sha256
 
     def put(self, data: bytes, *, durable: bool = True) -> str:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        if target.parent not in self._dirs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(target.parent)
+        tmp = target.parent / f".tmp-{digest[:16]}-{os.getpid()}-{threading.get_ident()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -37,6 +41,10 @@ class BlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return digest
+
+    def sync(self) -> None:
+        """Flush blobs written with ``durable=False`` to disk: one sync for a whole batch."""
+        os.sync()
 
     def get(self, sha256: str) -> bytes:
         try:

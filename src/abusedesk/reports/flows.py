@@ -7,7 +7,6 @@ caller's transaction, so a failure leaves nothing half-written.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import zlib
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from abusedesk.context import Context
 from abusedesk.formats.base import ParsedReport, ParseError
 from abusedesk.formats.registry import parse_input
 from abusedesk.intake.models import RawInput, RawStatus
-from abusedesk.intake.service import quarantine, store_raw
+from abusedesk.intake.service import quarantine, raw_bytes, store_raw_many
 from abusedesk.reports.models import Outcome, Report, ReportStatus
 from abusedesk.resources import Resource, ResourceKind
 from abusedesk.timeutil import isoformat_z, utcnow
@@ -63,41 +62,45 @@ def _dedupe_key(parsed: ParsedReport, raw: RawInput, index: int) -> str:
     return f"raw:{raw.sha256}:{index}"
 
 
-def create_reports(session: Session, raw: RawInput, parsed: Sequence[ParsedReport], *, channel: str) -> tuple[list[Report], list[Report]]:
-    """Insert queued reports; returns (new, already known by their dedupe key)."""
-    keyed = [(_dedupe_key(p, raw, i), i, p) for i, p in enumerate(parsed)]
+def create_reports(
+    session: Session, entries: Sequence[tuple[RawInput, Sequence[ParsedReport]]]
+) -> tuple[list[Report], list[tuple[RawInput, Report]]]:
+    """Insert queued reports for several inputs at once.
+
+    Returns the new reports, and for each report that was already known the input that
+    repeated it with the report it repeated.
+
+    A report already known by its dedupe key (the sender's id, or hash + position) is not
+    inserted again: re-ingesting an input, or the same XARF report by mail and by API, is a no-op.
+    """
+    keyed = [(_dedupe_key(p, raw, i), raw, i, p) for raw, parsed in entries for i, p in enumerate(parsed)]
     known: dict[str, Report] = {}
-    keys = [k for k, _, _ in keyed]
+    keys = [k for k, _, _, _ in keyed]
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         for report in session.execute(select(Report).where(Report.dedupe_key.in_(chunk))).scalars():
             known[report.dedupe_key] = report
     now = utcnow()
-    rows: list[dict[str, object]] = []
+    new: list[Report] = []
     fresh_keys: set[str] = set()
-    for key, index, p in keyed:
-        if key in known or key in fresh_keys:
+    duplicates: list[tuple[RawInput, Report]] = []
+    for key, raw, index, p in keyed:
+        if key in known:
+            duplicates.append((raw, known[key]))
+            continue
+        if key in fresh_keys:
             continue
         fresh_keys.add(key)
-        rows.append({
-            "id": new_report_id(), "raw_id": raw.id, "index_in_raw": index, "dedupe_key": key,
-            "channel": channel, "source_format": p.source_format,
-            "category": p.category.value if p.category else None, "occurred_at": p.occurred_at,
-            "received_at": now, "reporter_email": p.reporter.email, "reporter_name": p.reporter.name,
-            "summary": p.summary, "evidence": p.evidence, "resources": [r.as_dict() for r in p.resources],
-            "fields": p.fields, "automated": p.automated, "confidence": p.confidence,
-            "no_complaint": p.no_complaint, "status": ReportStatus.QUEUED,
-        })
-    if rows:
-        session.execute(Report.__table__.insert(), rows)
-    new_ids = [str(r["id"]) for r in rows]
-    new_reports: list[Report] = []
-    for start in range(0, len(new_ids), 500):
-        new_reports.extend(session.execute(select(Report).where(Report.id.in_(new_ids[start : start + 500]))).scalars())
-    order = {rid: i for i, rid in enumerate(new_ids)}
-    new_reports.sort(key=lambda r: order[r.id])
-    duplicates = [known[k] for k, _, _ in keyed if k in known]
-    return new_reports, duplicates
+        new.append(Report(
+            id=new_report_id(), raw_id=raw.id, index_in_raw=index, dedupe_key=key, channel=raw.channel,
+            source_format=p.source_format, category=p.category.value if p.category else None,
+            occurred_at=p.occurred_at, received_at=now, reporter_email=p.reporter.email,
+            reporter_name=p.reporter.name, summary=p.summary, evidence=p.evidence,
+            resources=[r.as_dict() for r in p.resources], fields=p.fields, automated=p.automated,
+            confidence=p.confidence, no_complaint=p.no_complaint, status=ReportStatus.QUEUED,
+        ))
+    session.add_all(new)
+    return new, duplicates
 
 
 def _resources(report: Report) -> list[Resource]:
@@ -171,34 +174,55 @@ def outcome_of(ctx: Context, report: Report, cases: dict[int, Case] | None = Non
     return ReportOutcome(report.id, report.status, report.outcome, report.category, report.account_id, report.case_id, ref, report.outcome_detail, duplicate)
 
 
+def _parse(raw: RawInput, payload: bytes) -> list[ParsedReport] | str:
+    """Reports, or the error that sends the input to quarantine. Never raises."""
+    try:
+        return parse_input(payload, filename=raw.filename, format=raw.format_hint)
+    except ParseError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must quarantine, not lose the input
+        return f"parser crashed: {type(exc).__name__}: {exc}"
+
+
+def process_many(
+    ctx: Context, session: Session, raws: Sequence[tuple[RawInput, bytes | None]], *, actor: str, route: bool = True
+) -> list[IngestResult]:
+    """Parse stored inputs into reports (and route them) in the caller's transaction;
+    inputs that cannot be read are quarantined with the reason."""
+    results: dict[int, IngestResult] = {}
+    parsed_entries: list[tuple[RawInput, list[ParsedReport]]] = []
+    for raw, data in raws:
+        result = IngestResult(raw.id, raw.sha256)
+        results[raw.id] = result
+        outcome = _parse(raw, data if data is not None else raw_bytes(ctx.blobs, raw))
+        if isinstance(outcome, str):
+            quarantine(session, raw, outcome, actor=actor)
+            result.quarantined, result.error = True, outcome
+            continue
+        raw.status = RawStatus.PARSED
+        raw.error = None
+        raw.attempts += 1
+        raw.source_format = outcome[0].source_format if outcome else None
+        raw.report_count = len(outcome)
+        parsed_entries.append((raw, outcome))
+    with session.no_autoflush:
+        # new reports are routed before their INSERT, so each is written once, complete
+        new, duplicates = create_reports(session, parsed_entries)
+        if route:
+            route_reports(ctx, session, new, actor=actor)
+    session.flush()
+    cases = _cases_for(session, [*new, *(r for _, r in duplicates)])
+    for report in new:
+        results[report.raw_id].reports.append(outcome_of(ctx, report, cases))
+    for raw, report in duplicates:
+        results[raw.id].reports.append(outcome_of(ctx, report, cases, duplicate=True))
+    return [results[raw.id] for raw, _ in raws]
+
+
 def process_raw(
     ctx: Context, session: Session, raw: RawInput, *, data: bytes | None = None, actor: str, route: bool = True
 ) -> IngestResult:
-    """Parse a stored input into reports (and route them); quarantine it if it cannot be read."""
-    result = IngestResult(raw.id, raw.sha256)
-    payload = data if data is not None else ctx.blobs.get(raw.sha256)
-    try:
-        parsed = parse_input(payload, filename=raw.filename, format=raw.format_hint)
-    except ParseError as exc:
-        quarantine(session, raw, str(exc), actor=actor)
-        result.quarantined, result.error = True, str(exc)
-        return result
-    except Exception as exc:  # noqa: BLE001 - a parser bug must quarantine, not lose the input
-        message = f"parser crashed: {type(exc).__name__}: {exc}"
-        quarantine(session, raw, message, actor=actor)
-        result.quarantined, result.error = True, message
-        return result
-    raw.status = RawStatus.PARSED
-    raw.error = None
-    raw.attempts += 1
-    raw.source_format = parsed[0].source_format if parsed else None
-    raw.report_count = len(parsed)
-    new, duplicates = create_reports(session, raw, parsed, channel=raw.channel)
-    if route:
-        route_reports(ctx, session, new, actor=actor)
-    cases = _cases_for(session, [*new, *duplicates])
-    result.reports = [outcome_of(ctx, r, cases) for r in new] + [outcome_of(ctx, r, cases, duplicate=True) for r in duplicates]
-    return result
+    return process_many(ctx, session, [(raw, data)], actor=actor, route=route)[0]
 
 
 def _cases_for(session: Session, reports: Sequence[Report]) -> dict[int, Case]:
@@ -208,20 +232,40 @@ def _cases_for(session: Session, reports: Sequence[Report]) -> dict[int, Case]:
     return {c.id: c for c in session.execute(select(Case).where(Case.id.in_(ids))).scalars()}
 
 
+def ingest_batch(
+    ctx: Context, items: Sequence[bytes], *, channel: str, filenames: Sequence[str | None] | None = None,
+    format: str | None = None, metas: Sequence[dict[str, object] | None] | None = None, actor: str = "intake",
+    route: bool = True,
+) -> list[IngestResult]:
+    """Store, parse, attribute and aggregate many inputs in one transaction.
+
+    Raw bytes reach the blob store (and the disk) before the transaction commits, so a crash
+    at any point leaves either nothing or stored inputs that the worker or ``quarantine
+    retry`` finishes. The same bytes twice, even within one batch, are stored once.
+    """
+    names = list(filenames) if filenames is not None else [None] * len(items)
+    with ctx.transaction() as session:
+        stored = store_raw_many(session, ctx.blobs, items, channel=channel, filenames=names, format_hint=format, metas=metas, actor=actor)
+        todo = [(s.raw, data) for s, data in zip(stored, items, strict=True) if s.created or s.raw.status == RawStatus.RECEIVED]
+        fresh = {raw.id: r for (raw, _), r in zip(todo, process_many(ctx, session, todo, actor=actor, route=route), strict=True)}
+        results: list[IngestResult] = []
+        described: dict[int, IngestResult] = {}
+        for s in stored:
+            if s.raw.id in fresh:
+                results.append(fresh.pop(s.raw.id))
+            else:
+                if s.raw.id not in described:
+                    described[s.raw.id] = _describe_existing(ctx, session, s.raw)
+                results.append(described[s.raw.id])
+        return results
+
+
 def ingest_bytes(
     ctx: Context, data: bytes, *, channel: str, filename: str | None = None, format: str | None = None,
     meta: dict[str, object] | None = None, actor: str = "intake", route: bool = True,
 ) -> IngestResult:
-    """Store, parse, attribute and aggregate one input in one transaction.
-
-    Raw bytes reach the blob store before the transaction commits, so a crash at any point
-    leaves either nothing or a stored input that ``quarantine retry`` / the worker finishes.
-    """
-    with ctx.transaction() as session:
-        stored = store_raw(session, ctx.blobs, data, channel=channel, filename=filename, format_hint=format, meta=dict(meta or {}), actor=actor)
-        if not stored.created and stored.raw.status != RawStatus.RECEIVED:
-            return _describe_existing(ctx, session, stored.raw)
-        return process_raw(ctx, session, stored.raw, data=data, actor=actor, route=route)
+    """One input, in its own transaction (the CLI and the demo use this)."""
+    return ingest_batch(ctx, [data], channel=channel, filenames=[filename], format=format, metas=[meta], actor=actor, route=route)[0]
 
 
 def _describe_existing(ctx: Context, session: Session, raw: RawInput) -> IngestResult:
@@ -243,6 +287,3 @@ def retry_raw(ctx: Context, raw_id: int, *, actor: str) -> IngestResult:
             raise LookupError(f"raw input {raw_id} is {raw.status}, not quarantined")
         return process_raw(ctx, session, raw, actor=actor)
 
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -128,6 +128,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('report_count', sa.Integer(), nullable=False),
     sa.Column('meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_raw_inputs')),
     sa.UniqueConstraint('sha256', name=op.f('uq_raw_inputs_sha256'))
     )

@@ -89,7 +89,9 @@ async def submit_report(
         return _problem_response(exc.headline, exc.problems or [Problem("", "rule.body.unreadable", str(exc))])
     with ctx.transaction() as session:
         stored = store_raw(session, ctx.blobs, body, channel="api", meta={"idempotency_key": idempotency_key} if idempotency_key else None, actor="api")
-        new, known = create_reports(session, stored.raw, parsed, channel="api")
+        new, repeated = create_reports(session, [(stored.raw, parsed)])
+        session.flush()
+        known = [report for _, report in repeated]
         if not stored.created or not new:
             stored.raw.status = "parsed"
         else:
