@@ -20,7 +20,8 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter, excerpt, unique_resources
-from abusedesk.formats.mail import header, part_bytes, part_text, reporter_from, walk
+from abusedesk.formats.mail import part_bytes, part_text, walk
+from abusedesk.formats.mailsafe import header, reporter_from
 from abusedesk.formats.textextract import (
     earliest_plausible,
     extract,

@@ -20,7 +20,8 @@ from defusedxml import DefusedXmlException
 
 from abusedesk.formats import archive
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter, excerpt, unique_resources
-from abusedesk.formats.mail import header, part_bytes, walk
+from abusedesk.formats.mail import part_bytes, walk
+from abusedesk.formats.mailsafe import header
 from abusedesk.formats.text import classify
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, make_resource

@@ -22,7 +22,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from abusedesk.formats.base import ParsedReport, Reporter, excerpt, unique_resources
-from abusedesk.formats.mail import addresses, attached_message, header, part_text, reporter_from
+from abusedesk.formats.mail import attached_message, part_text
+from abusedesk.formats.mailsafe import addresses, header, received, reporter_from
 from abusedesk.formats.received import hop_domains, hop_ips, last_external_hop
 from abusedesk.formats.textextract import (
     MAX_PER_KIND,
@@ -260,18 +261,18 @@ def _mail_date(message: Message) -> datetime | None:
 
 def _own_addresses(message: Message, reporter: Reporter) -> tuple[set[str], set[str], set[str]]:
     """The complainant's domains and server addresses, and the provider's own domains."""
-    received = [str(v) for v in (message.get_all("Received") or [])]
+    chain = received(message)
     own_domains = {d for d in (registered_domain(a.rpartition("@")[2]) for a in addresses(message, "From", "Sender")) if d}
     if reporter.email:
         domain = registered_domain(reporter.email.rpartition("@")[2])
         if domain:
             own_domains.add(domain)
-    own_ips = hop_ips(received)
+    own_ips = hop_ips(chain)
     provider_domains = {a.rpartition("@")[2] for a in addresses(message, "To", "Cc", "Delivered-To")}
     # senders in the complaint's own chain are the complainant's servers, never the subject;
     # the receivers are ours, and our customers may live under our domain, so they stay
     provider_registered = {registered_domain(d) for d in provider_domains}
-    own_domains |= hop_domains(received, senders_only=True) - provider_registered
+    own_domains |= hop_domains(chain, senders_only=True) - provider_registered
     return own_domains, own_ips, provider_domains
 
 
@@ -329,16 +330,16 @@ def _forwarded_subjects(collected: _Collected, own_domains: set[str], own_ips: s
     hop_time: datetime | None = None
     chains: list[tuple[list[str], str]] = []
     for inner in collected.forwarded[:10]:
-        chains.append(([str(v) for v in (inner.get_all("Received") or [])], _inner_text(inner)))
+        chains.append((received(inner), _inner_text(inner)))
     for block, body in zip(collected.inline_headers, collected.inline_bodies, strict=True):
         chains.append((_received_from_block(block), body))
     details: list[dict[str, Any]] = []
-    for received, body in chains:
-        hop, skipped = last_external_hop(received, own_domains, own_ips)
+    for chain, body in chains:
+        hop, skipped = last_external_hop(chain, own_domains, own_ips)
         if hop is not None and hop.from_ip:
             hops.append(Resource(ResourceKind.IP, hop.from_ip))
             hop_time = hop_time or hop.received_at
-        details.append({"sending_ip": hop.from_ip if hop else None, "hops": len(received), "skipped": skipped})
+        details.append({"sending_ip": hop.from_ip if hop else None, "hops": len(chain), "skipped": skipped})
         found = extract(body, want_domains=False)
         kept = _filter(Found(urls=found.urls), own_domains, own_ips, set())
         urls.extend(kept[:MAX_SPAM_URLS])
