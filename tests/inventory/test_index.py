@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from abusedesk.inventory.csvfiles import InventoryFileError, parse_resources
-from abusedesk.inventory.index import AttributionIndex, canonical_network, InventoryKind
+from abusedesk.inventory.index import AttributionIndex, InventoryKind, canonical_network
 from abusedesk.resources import guess_resource
 from abusedesk.timeutil import parse_timestamp as t
 

@@ -56,7 +56,7 @@ def test_missing_category_is_reported() -> None:
 
 def test_unknown_category_id_is_reported() -> None:
     text = default_policy_text().replace('[categories."email.spam"]', '[categories."email.spamm"]').replace('[categories."email.spam".', '[categories."email.spamm".')
-    with pytest.raises(PolicyError, match="email.spamm"):
+    with pytest.raises(PolicyError, match=r"email\.spamm"):
         parse_policy(text)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.models import AuditEvent, AuditHead
@@ -81,7 +81,7 @@ def record_many(session: Session, entries: Sequence[Entry]) -> None:
             }
         )
         prev = digest
-    session.execute(AuditEvent.__table__.insert(), rows)
+    session.execute(insert(AuditEvent), rows)
     head.last_id, head.last_hash = next_id, prev
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import Entry
@@ -46,21 +47,21 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
     audit: list[Entry] = []
     for chunk_start in range(0, len(keys), 400):
         chunk = keys[chunk_start : chunk_start + 400]
-        rows = session.execute(
+        found = session.execute(
             select(Case)
             .where(tuple_(Case.account_id, Case.category, Case.resource_key).in_(chunk))
             .order_by(Case.id.desc())
         ).scalars()
-        for case in rows:
-            key = (case.account_id, case.category, case.resource_key)
-            existing.setdefault(key, case)  # the newest case per key
+        for candidate in found:
+            key = (candidate.account_id, candidate.category, candidate.resource_key)
+            existing.setdefault(key, candidate)  # the newest case per key
 
     now = utcnow()
     assigned: list[tuple[Joining, Case]] = []
     opened: list[Case] = []
     reopened: list[tuple[Case, str, str]] = []
     for item in sorted(items, key=lambda i: i.occurred_at):
-        case = existing.get(item.key)
+        case: Case | None = existing.get(item.key)
         if case is not None and not _joinable(case, item.occurred_at, policy.quiet_window(item.key[1])):
             case = None
         if case is None:
@@ -107,14 +108,14 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
                     select(CaseReporter.case_id, CaseReporter.reporter).where(CaseReporter.case_id.in_(case_ids[start : start + 500]))
                 )
             )
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"case_id": cid, "reporter": r}
             for cid, reporters in new_reporters.items()
             for r in sorted(reporters)
             if (cid, r) not in known
         ]
         if rows:
-            session.execute(CaseReporter.__table__.insert(), rows)
+            session.execute(insert(CaseReporter), rows)
             for row in rows:
                 by_id[row["case_id"]].reporter_count += 1
     return result, audit
@@ -141,7 +142,7 @@ class CaseFilter:
 
 def list_cases(session: Session, filters: CaseFilter, *, before_id: int | None = None, limit: int = 50) -> list[Case]:
     """Newest first; ``before_id`` is the keyset cursor (the last id of the previous page)."""
-    query: Select[tuple[Case]] = select(Case)
+    query = select(Case)
     if filters.status:
         query = query.where(Case.status == filters.status)
     elif filters.open_only:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import record
@@ -73,7 +73,7 @@ def import_holdings(session: Session, holdings: Sequence[Holding], *, actor: str
         seen.add(key)
         rows.append({"account_id": h.account, "kind": h.kind.value, "value": h.value, "valid_from": h.valid_from, "valid_to": h.valid_to, "state": "active", "created_at": utcnow()})
     if rows:
-        session.execute(InventoryResource.__table__.insert(), rows)
+        session.execute(insert(InventoryResource), rows)
     bump_generation(session)
     record(session, actor=actor, action="inventory.imported", object_type="inventory", object_id="resources", data={"added": len(rows), "skipped": len(holdings) - len(rows)})
     return len(rows)
@@ -141,7 +141,7 @@ class AttributionCache:
 
     _index: AttributionIndex | None = None
     _generation: int = -1
-    _lock: threading.Lock = threading.Lock()
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, session: Session) -> AttributionIndex:
         generation = current_generation(session)

@@ -8,13 +8,22 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
+from abusedesk.audit.service import record
 from abusedesk.inventory.models import Account, InventoryResource
 from abusedesk.inventory.service import InventoryError, add_resource, end_resource, list_resources
 from abusedesk.resources import guess_resource
 from abusedesk.timeutil import utcnow
-from abusedesk.web.api.schemas import AccountIn, AccountOut, ErrorOut, ResourceEndIn, ResourceIn, ResourceOut, ResourcePage, WhoOut
+from abusedesk.web.api.schemas import (
+    AccountIn,
+    AccountOut,
+    ErrorOut,
+    ResourceEndIn,
+    ResourceIn,
+    ResourceOut,
+    ResourcePage,
+    WhoOut,
+)
 from abusedesk.web.deps import AppContext, DbSession, ReadToken, WriteToken
-from abusedesk.audit.service import record
 
 router = APIRouter(prefix="/api/v1/inventory", tags=["inventory"])
 
@@ -59,7 +68,7 @@ def resources_end(resource_id: int, body: ResourceEndIn, session: DbSession, tok
 @router.get("/accounts", response_model=list[AccountOut])
 def accounts_index(session: DbSession, _token: ReadToken) -> list[AccountOut]:
     rows = session.execute(select(Account).order_by(Account.id).limit(10_000)).scalars()
-    return [AccountOut(id=a.id, name=a.name, email=a.email, status=a.status) for a in rows]  # type: ignore[arg-type]
+    return [AccountOut(id=a.id, name=a.name, email=a.email, status=a.status) for a in rows]
 
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=AccountOut, responses={409: {"model": ErrorOut}})

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from abusedesk.cases.models import Case, format_ref
 from abusedesk.formats.base import ParseError, Problem
 from abusedesk.formats.jsonutil import load_object, looks_like_json_object
 from abusedesk.formats.registry import parse_input
@@ -19,13 +20,11 @@ from abusedesk.reports.flows import create_reports
 from abusedesk.reports.models import Report
 from abusedesk.web.api.schemas import ErrorOut, ReportOut, SubmissionOut
 from abusedesk.web.deps import AppContext, DbSession, ReadToken
-from abusedesk.cases.models import format_ref
-from abusedesk.cases.models import Case
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 
-class BodyTooLarge(Exception):
+class BodyTooLargeError(Exception):
     def __init__(self, limit: int) -> None:
         self.limit = limit
 
@@ -34,13 +33,13 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """The body, refused as soon as it passes ``limit`` (Content-Length or streamed)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(limit)
+        raise BodyTooLargeError(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge(limit)
+            raise BodyTooLargeError(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -67,7 +66,7 @@ async def submit_report(
 ) -> Any:
     try:
         body = await read_limited(request, ctx.settings.max_body_bytes)
-    except BodyTooLarge as exc:
+    except BodyTooLargeError as exc:
         return JSONResponse(status_code=413, content={"message": f"body larger than {exc.limit} bytes", "errors": [{"path": "", "code": "rule.body.too_large", "message": f"at most {exc.limit} bytes"}]})
     window = timedelta(hours=ctx.settings.idempotency_window_hours)
     with ctx.transaction() as session:
@@ -109,7 +108,7 @@ async def submit_report(
 
 def report_out(report: Report, case: Case | None, prefix: str) -> ReportOut:
     return ReportOut(
-        id=report.id, status=report.status,  # type: ignore[arg-type]
+        id=report.id, status=report.status,
         outcome=report.outcome if report.status == "completed" else None,
         case=format_ref(prefix, case.opened_at.year, case.id) if case else None,
         detail=report.outcome_detail, category=report.category, source_format=report.source_format,
