@@ -1,5 +1,5 @@
 """Long-running services started next to the web app: the job worker (and, as they
-arrive, the SMTP listener and the deadline scheduler). Each has ``stop()``."""
+arrive, the deadline scheduler), the SMTP listener and the watched folder. Each has ``stop()``."""
 
 from __future__ import annotations
 
@@ -30,9 +30,42 @@ def start_worker(ctx: Context) -> Running:
     return Running("worker", stop)
 
 
+def start_smtp_listener(ctx: Context) -> Running:
+    """The SMTP intake (aiosmtpd), answering 250 only once a message is committed."""
+    from abusedesk.intake.smtp import start_smtp
+
+    listener = start_smtp(ctx)
+    return Running("smtp", listener.stop)
+
+
+def start_folder_watch(ctx: Context) -> Running:
+    """The watched folder for feed files (``settings.watch_dir``)."""
+    from abusedesk.intake.watch import FolderWatcher
+
+    assert ctx.settings.watch_dir is not None
+    watcher = FolderWatcher(ctx, ctx.settings.watch_dir)
+    thread = threading.Thread(target=watcher.serve_forever, name="abusedesk-watch", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        watcher.stop()
+        thread.join(timeout=30)
+
+    return Running("watch", stop)
+
+
 def start_background(ctx: Context) -> list[Running]:
     """Everything ``abusedesk serve`` runs besides HTTP, in start order."""
-    return [start_worker(ctx)]
+    running = [start_worker(ctx)]
+    try:
+        if ctx.settings.smtp_enabled:
+            running.append(start_smtp_listener(ctx))
+        if ctx.settings.watch_dir is not None:
+            running.append(start_folder_watch(ctx))
+    except BaseException:
+        stop_background(running)
+        raise
+    return running
 
 
 def stop_background(running: list[Running]) -> None:

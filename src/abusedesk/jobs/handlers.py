@@ -6,14 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from abusedesk.context import Context
+from abusedesk.intake.flows import PROCESS_RAW as PROCESS_RAW  # re-exported: the job kind
+from abusedesk.intake.flows import process_inbound
 from abusedesk.intake.models import RawInput, RawStatus
 from abusedesk.jobs.models import Job
 from abusedesk.jobs.worker import Handler
 from abusedesk.notices.outbox import SEND_JOB, handle_send
-from abusedesk.reports.flows import process_raw, route_reports
+from abusedesk.reports.flows import route_reports
 from abusedesk.reports.models import Report, ReportStatus
 
-PROCESS_RAW = "intake.process_raw"
 ROUTE_REPORTS = "reports.route"
 
 
@@ -21,7 +22,8 @@ def handle_process_raw(ctx: Context, session: Session, job: Job) -> None:
     raw = session.get(RawInput, int(job.payload["raw_id"]))
     if raw is None or raw.status != RawStatus.RECEIVED:
         return  # already processed: repeating is a no-op
-    process_raw(ctx, session, raw, actor="worker")
+    # mail is sorted first (loops, replies to cases, acknowledgements): intake.flows
+    process_inbound(ctx, session, raw, actor="worker")
 
 
 def handle_route_reports(ctx: Context, session: Session, job: Job) -> None:

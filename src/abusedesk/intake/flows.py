@@ -1,0 +1,128 @@
+"""Intake orchestration: accept durably, then decide what a stored input is.
+
+Acceptance (:func:`accept_mail`) does the least that makes a message safe: blob fsynced,
+raw row and a ``intake.process_raw`` job committed together. Only then does the SMTP
+listener answer 250; everything that can be slow or can fail (parsing, attribution,
+answering) runs later in the worker (:func:`process_inbound`), so a crash between the
+two loses nothing and a restart picks the job up again.
+
+For mail, the worker first sorts the message (see ``mailrules`` for the reasoning):
+
+1. our own mail and bounces → stored, ``ignored`` with the reason, never parsed;
+2. mail about an existing case → ``correspondence`` on that case, not a new report;
+3. other automatic mail that is no machine report → ``ignored``;
+4. everything else → the report pipeline, then maybe an acknowledgement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from abusedesk.audit.service import record
+from abusedesk.context import Context
+from abusedesk.formats.mail import header, parse_message
+from abusedesk.intake.ack import maybe_acknowledge
+from abusedesk.intake.feeds import process_hinted
+from abusedesk.intake.mailrules import Envelope, Identity, automatic_reason, loop_reason
+from abusedesk.intake.models import RawInput, RawStatus
+from abusedesk.intake.replies import find_case, message_ids, record_correspondence
+from abusedesk.intake.service import quarantine, raw_bytes, store_raw
+from abusedesk.jobs.service import enqueue
+from abusedesk.notices.models import OutboundMessage
+from abusedesk.reports.flows import IngestResult
+
+#: the job kind that turns a stored raw input into reports (``jobs.handlers`` maps it here)
+PROCESS_RAW = "intake.process_raw"
+SMTP_CHANNEL = "smtp"
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    raw_id: int
+    sha256: str
+    created: bool
+
+
+def enqueue_processing(session: Session, raw: RawInput) -> None:
+    """Queue the parse of ``raw`` in the caller's transaction; once per input."""
+    if raw.status == RawStatus.RECEIVED:
+        enqueue(session, PROCESS_RAW, {"raw_id": raw.id}, dedupe_key=f"raw:{raw.id}")
+
+
+def accept_mail(ctx: Context, data: bytes, envelope: Envelope, *, channel: str = SMTP_CHANNEL, actor: str = "smtp") -> Accepted:
+    """Make a received message durable; returns once it is committed (then answer 250)."""
+    with ctx.transaction() as session:
+        stored = store_raw(session, ctx.blobs, data, channel=channel, meta={"smtp": envelope.as_meta()}, actor=actor)
+        enqueue_processing(session, stored.raw)
+        return Accepted(stored.raw.id, stored.raw.sha256, stored.created)
+
+
+def identity(ctx: Context) -> Identity:
+    settings = ctx.settings
+    return Identity.build(settings.notice_from, settings.abuse_addresses, settings.own_message_id_domains)
+
+
+def ignore(session: Session, raw: RawInput, reason: str, *, actor: str) -> None:
+    """Keep the input, findable, but never turn it into reports."""
+    raw.status = RawStatus.IGNORED
+    raw.error = reason[:4000]
+    raw.attempts += 1
+    raw.meta = {**(raw.meta or {}), "ignored": reason[:500]}
+    record(session, actor=actor, action="raw.ignored", object_type="raw_input", object_id=raw.id, data={"reason": reason[:500]})
+
+
+@dataclass(slots=True)
+class InboundResult:
+    """What the worker made of one input: ``reports``, ``ignored``, ``correspondence``, ``quarantined``."""
+
+    raw_id: int
+    outcome: str
+    detail: str | None = None
+    ingest: IngestResult | None = None
+
+
+def process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: str = "worker") -> InboundResult:
+    """The worker's handling of one stored input (mail gets the loop and reply rules first)."""
+    if raw.channel != SMTP_CHANNEL:
+        result = process_hinted(ctx, session, raw, actor=actor)
+        return InboundResult(raw.id, "quarantined" if result.quarantined else "reports", result.error, result)
+    data = raw_bytes(ctx.blobs, raw)
+    envelope = Envelope.from_meta(raw.meta)
+    own = identity(ctx)
+    try:
+        message = parse_message(data)
+        reason = loop_reason(message, envelope, own) or _our_message_id(session, message)
+        match = None if reason else find_case(session, message, envelope, prefix=ctx.settings.case_id_prefix)
+        automatic = None if reason or match else automatic_reason(message)
+    except Exception as exc:  # noqa: BLE001 - hostile MIME must quarantine, not lose the input
+        error = f"mail could not be sorted: {type(exc).__name__}: {exc}"
+        quarantine(session, raw, error, actor=actor)
+        return InboundResult(raw.id, "quarantined", error)
+    if reason or automatic:
+        text = str(reason or automatic)
+        ignore(session, raw, text, actor=actor)
+        return InboundResult(raw.id, "ignored", text)
+    if match is not None:
+        row = record_correspondence(session, raw, message, match, actor=actor)
+        raw.status = RawStatus.CORRESPONDENCE
+        raw.attempts += 1
+        raw.error = None
+        raw.meta = {**(raw.meta or {}), "case_id": match.case.id, "correspondence_id": row.id}
+        return InboundResult(raw.id, "correspondence", f"case {match.case.ref(ctx.settings.case_id_prefix)} by {match.matched_by}")
+    result = process_hinted(ctx, session, raw, data=data, actor=actor)
+    ack = maybe_acknowledge(ctx, session, message, envelope, own, result, actor=actor)
+    raw.meta = {**(raw.meta or {}), "ack": ack[:300]}
+    return InboundResult(raw.id, "quarantined" if result.quarantined else "reports", ack, result)
+
+
+def _our_message_id(session: Session, message: EmailMessage) -> str | None:
+    """Our exact Message-ID coming back (e.g. a forwarder resending our notice)."""
+    ids = message_ids(header(message, "Message-ID"))
+    if not ids:
+        return None
+    found = session.execute(select(OutboundMessage.id).where(OutboundMessage.message_id == ids[0])).scalar_one_or_none()
+    return f"own mail: Message-ID of our outbound message {found}" if found is not None else None

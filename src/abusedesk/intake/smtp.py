@@ -1,0 +1,138 @@
+"""The SMTP listener (aiosmtpd) for the abuse addresses.
+
+It answers 250 only after :func:`abusedesk.intake.flows.accept_mail` has committed: blob
+fsynced, raw row and processing job in one transaction. Any failure before that answers
+451 (try again later), so the sending MTA keeps the message: the sender's queue is our
+safety net until the commit, the job table after it. Parsing never happens here.
+
+Production puts Postfix in front (TLS, queueing, spam filtering, rate limits) and relays
+to this port on the loopback; see docs/smtp.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.utils import parseaddr
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
+from aiosmtpd.smtp import Session as SmtpSession
+
+from abusedesk.context import Context
+from abusedesk.intake.flows import accept_mail
+from abusedesk.intake.mailrules import Envelope
+
+log = logging.getLogger("abusedesk.smtp")
+MAX_RECIPIENTS = 50
+
+
+class RecipientPolicy:
+    """The configured abuse addresses and their plus-addressed forms, nothing else."""
+
+    def __init__(self, addresses: list[str]) -> None:
+        self._accepted: set[tuple[str, str]] = set()
+        for address in addresses:
+            local, _, domain = parseaddr(address)[1].lower().rpartition("@")
+            if local and domain:
+                self._accepted.add((local, domain))
+
+    def accepts(self, address: str) -> bool:
+        local, _, domain = address.strip().strip("<>").lower().rpartition("@")
+        if not local or not domain:
+            return False
+        base = local.split("+", 1)[0]
+        return (base, domain.rstrip(".")) in self._accepted
+
+
+class AbuseMailHandler:
+    """aiosmtpd handler: recipient check at RCPT, durable acceptance at DATA."""
+
+    def __init__(self, ctx: Context, executor: ThreadPoolExecutor) -> None:
+        self.ctx = ctx
+        self.executor = executor
+        self.recipients = RecipientPolicy(ctx.settings.abuse_addresses)
+        self.limit = ctx.settings.max_message_bytes
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if not self.recipients.accepts(address):
+            return f"550 5.1.1 <{_printable(address)}>: recipient not accepted here"
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope) -> str:  # noqa: N802
+        data = envelope.original_content
+        if not isinstance(data, bytes):
+            data = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content or "").encode("utf-8", "surrogateescape")
+        # aiosmtpd enforces data_size_limit too; this check keeps the promise if it changes
+        if len(data) > self.limit:
+            return f"552 5.3.4 Message exceeds the size limit of {self.limit} bytes"
+        peer = session.peer
+        meta = Envelope(
+            mail_from=str(envelope.mail_from or "").strip("<>"),
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            peer=str(peer[0]) if isinstance(peer, tuple) and peer else (str(peer) if peer else None),
+            helo=str(session.host_name)[:255] if session.host_name else None,
+        )
+        loop = asyncio.get_running_loop()
+        try:
+            accepted = await loop.run_in_executor(self.executor, accept_mail, self.ctx, data, meta)
+        except Exception:  # the sender keeps the message and retries
+            log.exception("could not store a message; answered 451")
+            return "451 4.3.0 Temporary failure storing the message, try again later"
+        return f"250 2.0.0 OK: queued as R-{accepted.raw_id}"
+
+
+def _printable(value: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in value)[:200]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (for tests and benchmarks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class SmtpListener:
+    controller: Controller
+    executor: ThreadPoolExecutor
+    host: str
+    port: int
+
+    def stop(self) -> None:
+        """Stop accepting, then wait for messages being stored to commit."""
+        self.controller.stop()
+        self.executor.shutdown(wait=True)
+
+
+def start_smtp(ctx: Context, *, host: str | None = None, port: int | None = None, workers: int = 4) -> SmtpListener:
+    """Listen on ``smtp_host``:``smtp_port`` (or the arguments) until ``stop()``."""
+    host = host or ctx.settings.smtp_host
+    port = ctx.settings.smtp_port if port is None else port
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="abusedesk-smtp")
+    handler = AbuseMailHandler(ctx, executor)
+    kwargs: dict[str, Any] = {
+        "data_size_limit": ctx.settings.max_message_bytes,
+        "enable_SMTPUTF8": True,
+        "ident": "abusedesk",
+    }
+    controller = Controller(handler, hostname=host, port=port, ready_timeout=10.0, **kwargs)
+    try:
+        controller.start()
+    except BaseException:
+        executor.shutdown(wait=False)
+        raise
+    log.info("SMTP listener on %s:%s", host, port)
+    return SmtpListener(controller, executor, host, port)

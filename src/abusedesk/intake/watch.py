@@ -1,0 +1,133 @@
+"""The watched folder: drop a feed file in, it is ingested exactly once, then moved aside.
+
+Exactly once comes from the content hash, not from the file name or the move: the file
+is stored and processed in one transaction (same bytes → the raw row that exists), and
+only after the commit is it moved to ``processed/`` (or ``failed/`` when it could not be
+read). A crash before the commit leaves the file where it was and nothing in the
+database; a crash between the commit and the move finds the file again, recognises its
+hash and just moves it. Either way no report is created twice.
+
+Files still being written are left alone: names starting with ``.`` or ending in
+``.tmp``/``.part``/``.partial``/``~`` are skipped (write under such a name, then rename),
+and any other file is taken only once its size and mtime have been the same on two scans
+and it is at least ``watch_settle_seconds`` old.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from abusedesk.context import Context
+from abusedesk.intake.feeds import describe, process_hinted
+from abusedesk.intake.models import RawStatus
+from abusedesk.intake.service import store_raw
+
+log = logging.getLogger("abusedesk.watch")
+CHANNEL = "folder"
+PROCESSED = "processed"
+FAILED = "failed"
+_PARTIAL_SUFFIXES = (".tmp", ".part", ".partial", ".swp", "~", ".crdownload")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchOutcome:
+    name: str
+    status: str  # processed, failed
+    raw_id: int | None
+    reports: int
+    duplicate: bool
+    detail: str | None = None
+
+
+def is_partial(name: str) -> bool:
+    return name.startswith(".") or name.lower().endswith(_PARTIAL_SUFFIXES)
+
+
+class FolderWatcher:
+    """Scans ``folder`` every ``watch_poll_seconds``; one thread, one file at a time."""
+
+    def __init__(self, ctx: Context, folder: Path) -> None:
+        self.ctx = ctx
+        self.folder = folder
+        self._last: dict[str, tuple[int, int]] = {}
+        self._stop = threading.Event()
+
+    def ready(self, now: float | None = None) -> list[Path]:
+        """Files complete enough to take: stable since the previous scan and old enough."""
+        settle = self.ctx.settings.watch_settle_seconds
+        now = time.time() if now is None else now
+        seen: dict[str, tuple[int, int]] = {}
+        ready: list[Path] = []
+        try:
+            entries = sorted(os.scandir(self.folder), key=lambda e: e.name)
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            if is_partial(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            stat = entry.stat(follow_symlinks=False)
+            signature = (stat.st_size, stat.st_mtime_ns)
+            seen[entry.name] = signature
+            stable = settle <= 0 or self._last.get(entry.name) == signature
+            if stable and now - stat.st_mtime >= settle:
+                ready.append(Path(entry.path))
+        self._last = seen
+        return ready
+
+    def scan_once(self, now: float | None = None) -> list[WatchOutcome]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        outcomes = []
+        for path in self.ready(now):
+            if self._stop.is_set():
+                break
+            outcomes.append(self.take(path))
+        return outcomes
+
+    def take(self, path: Path) -> WatchOutcome:
+        """Ingest one file (store + parse in one transaction), then move it aside."""
+        size = path.stat().st_size
+        limit = self.ctx.settings.max_feed_bytes
+        if size > limit:
+            detail = f"{size} bytes, more than max_feed_bytes ({limit})"
+            self._move(path, FAILED, detail)
+            return WatchOutcome(path.name, FAILED, None, 0, False, detail)
+        data = path.read_bytes()
+        with self.ctx.transaction() as session:
+            stored = store_raw(session, self.ctx.blobs, data, channel=CHANNEL, filename=path.name[:300], actor="watch")
+            if stored.raw.status == RawStatus.RECEIVED:
+                result = process_hinted(self.ctx, session, stored.raw, data=data, actor="watch")
+            else:
+                result = describe(self.ctx, session, stored.raw)
+            failed = stored.raw.status == RawStatus.QUARANTINED
+            raw_id = stored.raw.id
+        status = FAILED if failed else PROCESSED
+        self._move(path, status, result.error if failed else None)
+        log.info("%s: raw %s %s (%d reports)", path.name, raw_id, status, len(result.reports))
+        return WatchOutcome(path.name, status, raw_id, len(result.reports), result.duplicate, result.error)
+
+    def _move(self, path: Path, where: str, reason: str | None) -> None:
+        target_dir = self.folder / where
+        target_dir.mkdir(exist_ok=True)
+        target = target_dir / path.name
+        if target.exists():
+            target = target_dir / f"{path.stem}.{time.time_ns()}{path.suffix}"
+        if reason:
+            # the reason beside the file, written first: a crash leaves at worst a stray note
+            (target_dir / f"{target.name}.error.txt").write_text(reason + "\n", encoding="utf-8")
+        os.replace(path, target)
+
+    def serve_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.scan_once()
+            except Exception:  # one bad round must not stop the watcher
+                log.exception("watched folder round failed")
+            self._stop.wait(self.ctx.settings.watch_poll_seconds)
+
+    def stop(self) -> None:
+        self._stop.set()

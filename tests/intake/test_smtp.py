@@ -1,0 +1,215 @@
+"""SMTP intake end to end: a real client, durable 250, 550/552, processing through jobs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from abusedesk.context import Context
+from abusedesk.intake.models import RawInput, RawStatus
+from abusedesk.intake.service import raw_bytes
+from abusedesk.intake.smtp import SmtpListener, free_port, start_smtp
+from abusedesk.jobs.handlers import PROCESS_RAW, default_handlers
+from abusedesk.jobs.models import Job, JobStatus
+from abusedesk.jobs.worker import Worker
+from abusedesk.reports.models import Report
+from abusedesk.timeutil import utcnow
+from tests.helpers import load_inventory
+from tests.intake.mails import complaint
+
+CRASH_WORKER = Path(__file__).with_name("crash_worker.py")
+
+
+def send(listener: SmtpListener, data: bytes, *, to: str = "abuse@abusedesk.test", sender: str = "victim@reporter.example") -> None:
+    with smtplib.SMTP(listener.host, listener.port, timeout=30) as client:
+        client.sendmail(sender, [to], data)
+
+
+def count(ctx: Context, model: type[object], *where: object) -> int:
+    with ctx.transaction() as session:
+        return int(session.execute(select(func.count()).select_from(model).where(*where)).scalar_one())  # type: ignore[arg-type]
+
+
+def test_250_means_stored_and_queued_then_the_worker_parses(ctx: Context, listener: SmtpListener, run_worker: Callable[[], int]) -> None:
+    load_inventory(ctx)
+    for n in range(3):
+        send(listener, complaint(subject=f"spam {n}"))
+    # accepted: raw rows and jobs committed, nothing parsed yet
+    assert count(ctx, RawInput, RawInput.status == RawStatus.RECEIVED, RawInput.channel == "smtp") == 3
+    assert count(ctx, Job, Job.kind == PROCESS_RAW, Job.status == JobStatus.QUEUED) == 3
+    assert count(ctx, Report) == 0
+    with ctx.transaction() as session:
+        raw = session.execute(select(RawInput).limit(1)).scalar_one()
+        assert raw.meta["smtp"]["mail_from"] == "victim@reporter.example"
+        assert raw.meta["smtp"]["rcpt_tos"] == ["abuse@abusedesk.test"]
+        assert raw_bytes(ctx.blobs, raw).startswith(b"From: Victim")
+    run_worker()
+    assert count(ctx, RawInput, RawInput.status == RawStatus.PARSED) == 3
+    with ctx.transaction() as session:
+        reports = list(session.execute(select(Report)).scalars())
+    assert len(reports) == 3
+    assert {r.outcome for r in reports} == {"case"}
+    assert len({r.case_id for r in reports}) == 1
+
+
+def test_the_same_message_twice_is_stored_once(ctx: Context, listener: SmtpListener, run_worker: Callable[[], int]) -> None:
+    data = complaint()
+    send(listener, data)
+    send(listener, data)
+    run_worker()
+    send(listener, data)
+    run_worker()
+    assert count(ctx, RawInput) == 1
+    assert count(ctx, Report) == 1
+
+
+def test_recipients_other_than_the_abuse_addresses_get_550(local_ctx: Context) -> None:
+    listener = start_smtp(local_ctx, port=free_port())
+    try:
+        with smtplib.SMTP(listener.host, listener.port, timeout=30) as client:
+            client.ehlo("client.example")
+            client.mail("victim@reporter.example")
+            assert client.rcpt("postmaster@abusedesk.test")[0] == 550
+            assert client.rcpt("abuse@elsewhere.example")[0] == 550
+            assert client.rcpt("abusex@abusedesk.test")[0] == 550
+            assert client.rcpt("ABUSE@AbuseDesk.Test")[0] == 250
+            assert client.rcpt("abuse+AD-2026-000001@abusedesk.test")[0] == 250
+            code, _ = client.data(complaint())
+            assert code == 250
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            send(listener, complaint(), to="sales@abusedesk.test")
+        assert refused.value.recipients["sales@abusedesk.test"][0] == 550
+    finally:
+        listener.stop()
+    with local_ctx.transaction() as session:
+        raw = session.execute(select(RawInput)).scalar_one()
+        assert raw.meta["smtp"]["rcpt_tos"] == ["ABUSE@AbuseDesk.Test", "abuse+AD-2026-000001@abusedesk.test"]
+
+
+def test_a_26_mib_message_gets_552_and_is_not_stored(local_ctx: Context) -> None:
+    listener = start_smtp(local_ctx, port=free_port())
+    big = complaint(body="x" * 76 + "\n") + (b"y" * 76 + b"\r\n") * (26 * 1024 * 1024 // 78)
+    assert len(big) > 26 * 1024 * 1024 - 100
+    try:
+        # a client that announces SIZE is refused at MAIL FROM
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            send(listener, big)
+        assert refused.value.smtp_code == 552
+        # one that does not is refused after DATA
+        with smtplib.SMTP(listener.host, listener.port, timeout=60) as client:
+            client.ehlo("client.example")
+            client.mail("victim@reporter.example")
+            client.rcpt("abuse@abusedesk.test")
+            code, _ = client.data(big)
+            assert code == 552
+            # the session goes on: a normal message after it is accepted
+            client.rset()
+            client.mail("victim@reporter.example")
+            client.rcpt("abuse@abusedesk.test")
+            assert client.data(complaint())[0] == 250
+    finally:
+        listener.stop()
+    with local_ctx.transaction() as session:
+        assert [r.size < 1024 * 1024 for r in session.execute(select(RawInput)).scalars()] == [True]
+
+
+def test_a_storage_failure_answers_451_so_the_sender_keeps_the_message(local_ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    import abusedesk.intake.smtp as smtp_module
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(smtp_module, "accept_mail", broken)
+    listener = start_smtp(local_ctx, port=free_port())
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as error:
+            send(listener, complaint())
+        assert error.value.smtp_code == 451
+    finally:
+        listener.stop()
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"worker exited early ({proc.returncode}): {proc.stderr.read().decode() if proc.stderr else ''}")
+        if time.monotonic() > deadline:
+            raise AssertionError("worker never reached the crash point")
+        time.sleep(0.05)
+
+
+def test_worker_killed_mid_way_loses_and_doubles_nothing(ctx: Context, listener: SmtpListener, tmp_path: Path) -> None:
+    """SIGKILL a worker process inside a job (work flushed, not committed), restart, count."""
+    load_inventory(ctx)
+    messages = [complaint(ip=f"192.0.2.{10 + n}", subject=f"spam {n}") for n in range(6)]
+    for data in messages:
+        send(listener, data)
+    marker = tmp_path / "crashed"
+    env = {
+        **os.environ,
+        "ABUSEDESK_DATA_DIR": str(ctx.settings.data_dir),
+        "ABUSEDESK_DATABASE_URL": ctx.settings.effective_database_url,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+    }
+    proc = subprocess.Popen([sys.executable, str(CRASH_WORKER), str(marker), "3"], env=env, stderr=subprocess.PIPE)
+    try:
+        _wait_for(marker, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        if proc.stderr:
+            proc.stderr.close()
+    # two jobs committed; the third died with its transaction; three never started
+    assert count(ctx, Report) == 2
+    assert count(ctx, Job, Job.kind == PROCESS_RAW, Job.status == JobStatus.DONE) == 2
+    assert count(ctx, Job, Job.kind == PROCESS_RAW, Job.status == JobStatus.RUNNING) == 1
+    # the dead worker's lease runs out (time passes), then a new worker starts
+    with ctx.transaction() as session:
+        session.execute(update(Job).where(Job.status == JobStatus.RUNNING).values(locked_at=utcnow() - timedelta(minutes=10)))
+    Worker(ctx, default_handlers(), name="restarted").run_until_idle()
+    assert count(ctx, RawInput) == 6
+    assert count(ctx, RawInput, RawInput.status == RawStatus.PARSED) == 6
+    assert count(ctx, Job, Job.kind == PROCESS_RAW, Job.status == JobStatus.DONE) == 6
+    with ctx.transaction() as session:
+        per_raw = session.execute(select(Report.raw_id, func.count()).group_by(Report.raw_id)).all()
+        ips = sorted(r.resources[0]["value"] for r in session.execute(select(Report)).scalars())
+    assert sorted(n for _, n in per_raw) == [1] * 6
+    assert ips == sorted(f"192.0.2.{10 + n}" for n in range(6))
+
+
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed (apt-get install swaks)")
+def test_swaks_delivers_and_is_refused_like_any_mta(local_ctx: Context) -> None:
+    listener = start_smtp(local_ctx, port=free_port())
+    base = ["swaks", "--server", listener.host, "--port", str(listener.port), "--from", "victim@reporter.example", "--timeout", "30"]
+    try:
+        ok = subprocess.run(
+            [*base, "--to", "abuse+spam@abusedesk.test", "--header", "Subject: spam from 192.0.2.10",
+             "--body", "Your host 192.0.2.10 spammed us on 2026-11-01 10:00 UTC."],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+        refused = subprocess.run([*base, "--to", "nobody@abusedesk.test"], capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        listener.stop()
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "250 2.0.0 OK: queued as R-" in ok.stdout
+    assert refused.returncode != 0
+    assert "550 5.1.1" in refused.stdout
+    with local_ctx.transaction() as session:
+        raw = session.execute(select(RawInput)).scalar_one()
+        assert raw.meta["smtp"]["rcpt_tos"] == ["abuse+spam@abusedesk.test"]
+        assert b"192.0.2.10" in raw_bytes(local_ctx.blobs, raw)
