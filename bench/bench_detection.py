@@ -40,7 +40,8 @@ THREADS = 2
 
 # Background: deterministic (hash of the row number), benign by construction. Sources are
 # 10.16.0.0/12 (skewed: u^2), the world is 198.18.0.0/15. Mix: web client requests and
-# replies, DNS, QUIC, SSH/SMTP-to-smarthost sessions, 0.1 % failed connections.
+# replies, DNS, QUIC, interactive SSH (> 5,500 B: not brute force), submission (587),
+# 0.1 % failed connections.
 BACKGROUND_SQL = """
 WITH r AS (
   SELECT i,
@@ -73,7 +74,9 @@ SELECT
             WHEN kind IN (93, 94) THEN 22 ELSE 587 END AS INTEGER) AS dstport,
   CAST(CASE WHEN kind BETWEEN 85 AND 92 OR kind >= 97 THEN 17 ELSE 6 END AS INTEGER) AS protocol,
   CAST(CASE WHEN i % 1000 = 0 THEN 1 ELSE 4 + h4 % 60 END AS BIGINT) AS packets,
-  CAST(CASE WHEN i % 1000 = 0 THEN 44 ELSE (4 + h4 % 60) * (80 + h3 % 1300) END AS BIGINT) AS bytes,
+  CAST(CASE WHEN i % 1000 = 0 THEN 44
+            WHEN kind IN (93, 94) THEN 6000 + (4 + h4 % 60) * (80 + h3 % 1300)
+            ELSE (4 + h4 % 60) * (80 + h3 % 1300) END AS BIGINT) AS bytes,
   ts AS start, ts + CAST(h4 % 60 AS BIGINT) AS "end",
   'ACCEPT' AS action, 'OK' AS log_status,
   CAST(CASE WHEN kind BETWEEN 85 AND 92 OR kind >= 97 THEN 0

@@ -165,3 +165,11 @@ def test_cli_bad_inventory_is_exit_2(text_files: list[Path], tmp_path: Path) -> 
     inventory.write_text("nope\n")
     result = CliRunner().invoke(app, ["--inventory", str(inventory), str(text_files[0])])
     assert result.exit_code == 2
+
+
+def test_scan_metrics_are_named_for_their_kind(findings: list[Finding]) -> None:
+    for f in findings:
+        if f.rule == "scan.vertical":
+            assert set(f.metrics) == {"hosts_scanned", "probed_ports", "score", "threshold"}
+        if f.rule == "scan.horizontal":
+            assert set(f.metrics) == {"ports_scanned", "probed_targets", "score", "threshold"}

@@ -5,7 +5,8 @@ The test builds everything itself with unique names, sends traffic only between 
 namespaces it created, bounds every tool in count and time, stops daemons by their own
 pid only, and deletes the namespaces in `finally`. Lab volumes are tiny (a few thousand
 packets), so the DoS and spam thresholds are scaled in LAB_CONFIG; scans use the
-published defaults.
+published defaults. Spam needs 10 of the 30 mail hosts, so a run straddling a window
+boundary still shows one window over the threshold.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ flows_per_second = 20.0
 packets_per_second = 200.0
 megabits_per_second = 10.0
 [spam]
-distinct_servers = 20
+distinct_servers = 10
 """
 
 pytestmark = pytest.mark.root

@@ -50,6 +50,7 @@ def duckdb_connection(config: DetectionConfig, temp_dir: Path | None = None) -> 
     con.execute(f"SET threads = {int(config.engine.threads)}")
     con.execute("SET memory_limit = ?", [config.engine.memory_limit])
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # the CLI draws its own, on stderr
     if temp_dir is not None:
         con.execute("SET temp_directory = ?", [str(temp_dir)])
     return con

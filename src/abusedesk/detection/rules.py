@@ -116,11 +116,13 @@ v AS (
   HAVING count(DISTINCT p.dstport) >= {s.vertical_ports}
 )
 SELECT w AS window_start, srcaddr AS address, 'horizontal' AS kind, max(n) AS score,
-       {s.horizontal_targets} AS threshold, count(*) AS ports_scanned, sum(n) AS probed_targets
+       {s.horizontal_targets} AS threshold, count(*) AS ports_scanned, sum(n) AS probed_targets,
+       CAST(NULL AS BIGINT) AS hosts_scanned, CAST(NULL AS BIGINT) AS probed_ports
 FROM h GROUP BY w, srcaddr
 UNION ALL
 SELECT w AS window_start, srcaddr AS address, 'vertical' AS kind, max(n) AS score,
-       {s.vertical_ports} AS threshold, count(*) AS hosts_scanned, sum(n) AS probed_ports
+       {s.vertical_ports} AS threshold, CAST(NULL AS BIGINT) AS ports_scanned,
+       CAST(NULL AS BIGINT) AS probed_targets, count(*) AS hosts_scanned, sum(n) AS probed_ports
 FROM v GROUP BY w, srcaddr
 """
 
