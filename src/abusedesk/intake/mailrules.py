@@ -37,7 +37,7 @@ _FALLBACK_FORMATS = frozenset({"text", "dmca"})
 
 #: local parts nobody reads, or that are robots themselves (RFC 2142 / RFC 3834 §2)
 _ROLE_LOCAL = re.compile(
-    r"^(?:mailer-daemon|postmaster|listserv|majordomo|mailman|owner-.*|.*-request|bounces?|bounce[-+._].*|.*[-+._]bounces?"
+    r"^(?:mailer-daemon|postmaster|listserv|majordomo|mailman|owner-.*|.*-request|bounces?(?:[-+._].*)?|.*[-+._]bounces?"
     r"|.*no[-_.]?reply.*|.*do[-_.]?not[-_.]?reply.*|.*noreply.*)$",
     re.IGNORECASE,
 )
