@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from sqlalchemy import func, select
 
 from abusedesk.cases.models import Case
@@ -133,3 +134,46 @@ def test_large_input_goes_to_the_blob_store(ctx: Context) -> None:
     with ctx.transaction() as session:
         raw = session.get(RawInput, result.raw_id)
         assert raw is not None and raw.content is None and raw_bytes(ctx.blobs, raw) == data
+
+
+def test_concurrent_ingest_opens_one_case_per_key(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two transactions aggregating the same key at the same moment must not open twins.
+
+    What serializes them is the audit chain's head lock and the per-key advisory locks on
+    PostgreSQL, and SQLite's single writer; the barrier gives them every chance to overlap."""
+    import threading
+
+    from abusedesk.reports import flows
+
+    load_inventory(ctx)
+    barrier = threading.Barrier(2, timeout=1)
+    real_lock = flows._lock_keys
+
+    def lock_after_both_arrive(session: object, keys: object) -> None:
+        try:
+            barrier.wait()  # both transactions are now inside, before aggregation
+        except threading.BrokenBarrierError:
+            pass  # SQLite lets only one writer in at a time; the other arrives later
+        real_lock(session, keys)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flows, "_lock_keys", lock_after_both_arrive)
+    batches = [[own_report(at=f"2026-11-01T10:{m:02d}:{t:02d}Z", reporter=f"r{t}@x.example") for m in range(10)] for t in range(2)]
+    errors: list[BaseException] = []
+
+    def run(batch: list[bytes]) -> None:
+        try:
+            flows.ingest_batch(ctx, batch, channel="api")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with ctx.transaction() as session:
+        cases = list(session.execute(select(Case)).scalars())
+    assert len(cases) == 1
+    assert cases[0].report_count == 20
+    assert cases[0].reporter_count == 2

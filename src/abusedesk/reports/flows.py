@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from abusedesk.audit.service import Entry, record_many
 from abusedesk.cases.models import Case, format_ref
 from abusedesk.cases.service import Joining, aggregate, case_key
+from abusedesk.cases.workflow import CaseStatus
 from abusedesk.context import Context
+from abusedesk.enforcement.flows import enqueue_playbooks
 from abusedesk.formats.base import ParsedReport, ParseError
 from abusedesk.formats.registry import parse_input
 from abusedesk.intake.models import RawInput, RawStatus
@@ -108,12 +110,16 @@ def _resources(report: Report) -> list[Resource]:
 
 
 def _lock_keys(session: Session, keys: Sequence[tuple[str, str, str]]) -> None:
-    """On PostgreSQL, serialize aggregation per case key so two workers never open twins."""
-    if session.get_bind().dialect.name != "postgresql":
+    """On PostgreSQL, serialize aggregation per case key so two workers never open twins.
+
+    One statement for the whole batch, locks taken in a fixed order (no deadlocks)."""
+    if not keys or session.get_bind().dialect.name != "postgresql":
         return
-    for key in sorted(set(keys)):
-        number = zlib.crc32("|".join(key).encode()) - 2**31
-        session.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+    numbers = sorted({zlib.crc32("|".join(key).encode()) - 2**31 for key in keys})
+    session.execute(
+        text("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(:keys AS integer[])) AS k ORDER BY 1) AS ordered"),
+        {"keys": numbers},
+    )
 
 
 def route_reports(ctx: Context, session: Session, reports: Sequence[Report], *, actor: str) -> None:
@@ -153,6 +159,8 @@ def route_reports(ctx: Context, session: Session, reports: Sequence[Report], *, 
         report = by_id[report_id]
         report.case_id = case.id
         _complete(report, Outcome.CASE, f"joined {case.ref(ctx.settings.case_id_prefix)}", now)
+    # one job per batch runs the playbooks of new or reopened cases after this commit
+    enqueue_playbooks(session, {case.id for case in cases.values() if case.status == CaseStatus.NEW.value})
     for report in reports:
         audit.append(Entry(actor, "report.completed", "report", report.id, {"outcome": report.outcome, "case": report.case_id, "account": report.account_id}))
     record_many(session, audit)
