@@ -363,6 +363,14 @@ from abusedesk.detection.commands import detect  # noqa: E402
 
 app.command("detect")(detect)
 
+from abusedesk.users.commands import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+
+from abusedesk.intake.commands import feed_app  # noqa: E402
+
+app.add_typer(feed_app, name="feed")
+
 
 def main() -> None:
     app()

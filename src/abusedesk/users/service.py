@@ -8,7 +8,6 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,7 +15,7 @@ from abusedesk.audit.service import record
 from abusedesk.timeutil import utcnow
 from abusedesk.users.models import ApiToken, User
 
-TOKEN_PREFIX = "adk_"
+TOKEN_PREFIX = "adk_"  # noqa: S105 - a prefix, not a secret
 SCOPES = ("read", "write")
 
 

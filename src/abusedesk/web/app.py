@@ -1,33 +1,27 @@
-"""The ASGI application: API v1, OpenAPI, the home page and the background workers."""
+"""The ASGI application: API v1, OpenAPI, the console, the portal, the public form, workers."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from abusedesk import __version__
 from abusedesk.background import start_background, stop_background
-from abusedesk.cases.service import CaseFilter, list_cases
 from abusedesk.context import Context
 from abusedesk.formats.jsonutil import pointer
+from abusedesk.web import console, console_pages, dashboard, portal, public
 from abusedesk.web.api import cases, inventory, reports
-
-WEB_DIR = Path(__file__).parent
-
-
-def templates() -> Jinja2Templates:
-    """Autoescaping is on for every template; reported content is never marked safe."""
-    return Jinja2Templates(directory=str(WEB_DIR / "templates"))
+from abusedesk.web.auth import CurrentUser, LoginRequired, home_for, login_redirect
+from abusedesk.web.auth import router as auth_router
+from abusedesk.web.pages import WEB_DIR, render
+from abusedesk.web.security import session_middleware
 
 
 def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -46,9 +40,25 @@ def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"message": f"{len(problems)} problem(s) in the request", "errors": problems})
 
 
-def _http_error_handler(_request: Request, exc: Exception) -> Response:
+_TITLES = {400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed", 422: "Invalid input", 429: "Too many requests"}
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/openapi.json", "/docs"))
+
+
+def _http_error_handler(request: Request, exc: Exception) -> Response:
+    """JSON for the API; a plain page for the console, portal and form. Neither carries data."""
     assert isinstance(exc, StarletteHTTPException)
+    if _wants_html(request) and hasattr(request.state, "session"):
+        title = _TITLES.get(exc.status_code, "Error")
+        context = {"status_code": exc.status_code, "title": title, "message": exc.detail}
+        return render(request, "error.html", context, status_code=exc.status_code, headers=getattr(exc, "headers", None))
     return JSONResponse(status_code=exc.status_code, content={"message": exc.detail, "errors": []}, headers=getattr(exc, "headers", None))
+
+
+def _login_required_handler(request: Request, _exc: Exception) -> Response:
+    return login_redirect(request)
 
 
 def create_app(ctx: Context, *, background: bool | None = None) -> FastAPI:
@@ -74,18 +84,23 @@ def create_app(ctx: Context, *, background: bool | None = None) -> FastAPI:
     app.state.ctx = ctx
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(LoginRequired, _login_required_handler)
+    settings = ctx.settings
+    app.middleware("http")(session_middleware(settings.secret_key, settings.session_max_age_seconds, settings.cookie_secure))
     app.include_router(reports.router)
     app.include_router(cases.router)
     app.include_router(inventory.router)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
-    pages = templates()
+
+    for web_router in (auth_router, console.router, console_pages.router, dashboard.router, public.router, portal.router):
+        app.include_router(web_router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request) -> Any:
-        with ctx.transaction() as session:
-            open_cases = list_cases(session, CaseFilter(open_only=True), limit=100)
-            rows = [{"ref": c.ref(ctx.settings.case_id_prefix), "case": c} for c in open_cases]
-        return pages.TemplateResponse(request, "home.html", {"rows": rows, "version": __version__})
+    def home(request: Request, user: CurrentUser) -> Response:
+        """A landing page: nothing about cases is shown before login."""
+        if user is not None:
+            return RedirectResponse(home_for(user), status_code=303)
+        return render(request, "home.html")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -13,7 +13,6 @@ keyset-paginated queue, one ``(sort key, id)`` index per sortable column.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
