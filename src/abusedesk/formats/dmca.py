@@ -20,8 +20,8 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter, excerpt, unique_resources
-from abusedesk.formats.mail import part_bytes, part_text, walk
-from abusedesk.formats.mailsafe import header, reporter_from
+from abusedesk.formats.mail import part_bytes
+from abusedesk.formats.mailsafe import header, may_hold_xml, part_text, reporter_from, walk
 from abusedesk.formats.textextract import (
     earliest_plausible,
     extract,
@@ -206,7 +206,7 @@ def _acns_in_mail(message: Message) -> tuple[bytes | None, str]:
     xml: bytes | None = None
     letters: list[str] = []
     for part in walk(message, max_depth=4):
-        if part.is_multipart():
+        if part.is_multipart() or not may_hold_xml(part):
             continue
         content_type = part.get_content_type()
         data = part_bytes(part)
@@ -227,7 +227,7 @@ def _acns_in_mail(message: Message) -> tuple[bytes | None, str]:
 
 def detect_acns_mail(message: EmailMessage) -> bool:
     for part in walk(message, max_depth=4):
-        if part.is_multipart():
+        if part.is_multipart() or not may_hold_xml(part):
             continue
         data = part_bytes(part)
         if is_acns(data) or (b"acns.net/ACNS" in data and b"<Infringement" in data):

@@ -20,8 +20,8 @@ from defusedxml import DefusedXmlException
 
 from abusedesk.formats import archive
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter, excerpt, unique_resources
-from abusedesk.formats.mail import part_bytes, walk
-from abusedesk.formats.mailsafe import header
+from abusedesk.formats.mail import part_bytes
+from abusedesk.formats.mailsafe import filename, header, may_hold_xml, walk
 from abusedesk.formats.text import classify
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, make_resource
@@ -243,15 +243,11 @@ def _reporter(incident: Element) -> Reporter:
 
 def _attachment(message: EmailMessage) -> bytes | None:
     for part in walk(message, max_depth=4):
-        if part.is_multipart():
+        if part.is_multipart() or not may_hold_xml(part):
             continue
         data = part_bytes(part)
         if archive.is_gzip(data):
-            try:
-                name = (part.get_filename() or "").lower()
-            except Exception:  # noqa: BLE001 - malformed parameters
-                name = ""
-            if "iodef" in name:
+            if "iodef" in (filename(part) or "").lower():
                 return data
         elif is_iodef(data):
             return data

@@ -59,7 +59,7 @@ def parse_list(
     reporter = reporter or Reporter()
     reports: list[ParsedReport] = []
     problems: list[Problem] = []
-    for line_no, value, when, note in entries:
+    for line_no, value, when, note, display in entries:
         try:
             resource = guess_resource(value)
         except ValueError as exc:
@@ -85,7 +85,7 @@ def parse_list(
                 occurred_at=moment,
                 reporter=reporter,
                 summary=f"{chosen.value} list entry: {resource.value}",
-                evidence=neutralize(f"{value} {note}".strip())[:500],
+                evidence=f"{neutralize(value)} {display}".strip()[:500],
                 fields=fields,
                 automated=True,
             )
@@ -110,10 +110,10 @@ def _header(first: str) -> list[str] | None:
     return names if any(n in _SUBJECT_COLUMNS for n in names) else None
 
 
-def _csv_entries(text: str, header: list[str]) -> list[tuple[int, str, str, str]]:
+def _csv_entries(text: str, header: list[str]) -> list[tuple[int, str, str, str, str]]:
     subject = next(header.index(c) for c in _SUBJECT_COLUMNS if c in header)
     when = next((header.index(c) for c in _TIME_COLUMNS if c in header), None)
-    out: list[tuple[int, str, str, str]] = []
+    out: list[tuple[int, str, str, str, str]] = []
     reader = csv.reader(io.StringIO(text, newline=""))
     seen_header = False
     try:
@@ -125,16 +125,18 @@ def _csv_entries(text: str, header: list[str]) -> list[tuple[int, str, str, str]
                 continue
             value = row[subject].strip() if subject < len(row) else ""
             stamp = row[when].strip() if when is not None and when < len(row) else ""
-            rest = [f"{header[i]}={c}" for i, c in enumerate(row) if i not in (subject, when) and i < len(header) and c]
-            out.append((reader.line_num, value, stamp, "; ".join(rest)))
+            rest = [(header[i], c) for i, c in enumerate(row) if i not in (subject, when) and i < len(header) and c]
+            note = "; ".join(f"{name}={cell}" for name, cell in rest)
+            shown = "; ".join(f"{name}={neutralize(cell)}" for name, cell in rest)
+            out.append((reader.line_num, value, stamp, note, shown))
     except csv.Error as exc:
         raise ParseError(f"CSV broken at line {reader.line_num}: {exc}", source_format=FORMAT) from None
     return out
 
 
-def _line_entries(lines: list[str]) -> list[tuple[int, str, str, str]]:
+def _line_entries(lines: list[str]) -> list[tuple[int, str, str, str, str]]:
     """``value [timestamp] [# comment]`` per line; a CIDR or range is not one subject."""
-    out: list[tuple[int, str, str, str]] = []
+    out: list[tuple[int, str, str, str, str]] = []
     for line_no, raw in enumerate(lines, start=1):
         comment_match = _COMMENT.search(raw)
         line = raw[: comment_match.start()] if comment_match else raw
@@ -150,7 +152,7 @@ def _line_entries(lines: list[str]) -> list[tuple[int, str, str, str]]:
                 stamp = rest
             except ValueError:
                 note = f"{rest} {note}".strip()
-        out.append((line_no, value, stamp, note))
+        out.append((line_no, value, stamp, note, neutralize(note)))
     return out
 
 

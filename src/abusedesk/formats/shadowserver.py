@@ -23,8 +23,8 @@ from typing import Any
 from abusedesk.formats import archive
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter
 from abusedesk.formats.csvsafe import is_formula, may_contain_formulas, neutralize
-from abusedesk.formats.mail import part_bytes, walk
-from abusedesk.formats.mailsafe import header, reporter_from
+from abusedesk.formats.mail import part_bytes
+from abusedesk.formats.mailsafe import header, reporter_from, walk
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, normalize_ip, normalize_url
 

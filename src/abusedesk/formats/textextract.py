@@ -22,7 +22,7 @@ from publicsuffixlist import PublicSuffixList
 from abusedesk.resources import Resource, ResourceKind, normalize_domain, normalize_ip, normalize_url
 
 #: characters of text examined per input; the raw input stays whole in the inbox
-MAX_SCAN_CHARS = 2_000_000
+MAX_SCAN_CHARS = 1_000_000
 #: resources kept per kind; a list of 10,000 addresses in prose is a feed, not a complaint
 MAX_PER_KIND = 200
 
@@ -239,19 +239,22 @@ def extract(text: str, *, links: Iterable[str] = (), want_domains: bool = True) 
             spans.append(match.span())
             _add_url(found, seen, "http://" + _clean_url(match.group(0)))
 
+    rejected: set[str] = set()  # logs repeat one address thousands of times
     for match in IPV4_RE.finditer(text):
-        if _inside(match.start(), spans):
-            continue
         value = match.group(0)
-        if not is_internal_ip(value):
-            _add(found.ips, seen, value)
+        if value in seen or value in rejected:
+            continue
+        if _inside(match.start(), spans) or is_internal_ip(value):
+            rejected.add(value)
+            continue
+        _add(found.ips, seen, value)
     if ":" in text:
         for match in _IPV6_CANDIDATE.finditer(text):
+            candidate = match.group(0)
+            if "::" not in candidate and not any(c.isalpha() for c in candidate):
+                continue  # times like 10:00:01
             if _inside(match.start(), spans):
                 continue
-            candidate = match.group(0)
-            if candidate.count(":") < 2 or (not any(c.isalpha() for c in candidate) and "::" not in candidate):
-                continue  # times like 10:00:01 and MAC-less counters
             try:
                 value = normalize_ip(candidate)
             except ValueError:
