@@ -35,6 +35,34 @@ class Settings(BaseSettings):
     idempotency_window_hours: int = 24
     case_id_prefix: str = "AD"
 
+    # enforcement and notices (enforcement/, notices/)
+    #: at most one notice per case in this many seconds; later ones are skipped with a reason
+    notice_min_interval_seconds: int = 3600
+    #: collect customer notices per recipient and send one digest per window instead
+    notice_digest: bool = False
+    notice_digest_window_seconds: int = 3600
+    #: action kinds that need a second person to approve (approver ≠ proposer)
+    two_person_kinds: list[str] = Field(default_factory=lambda: ["terminate_account"])
+    #: action kind → adapter name (builtin, webhook, nftables, libcloud); unset kinds use builtin
+    enforcement_adapters: dict[str, str] = Field(default_factory=dict)
+    #: reporters (addresses or @domains) whose reports count as confirmed
+    trusted_reporters: list[str] = Field(default_factory=list)
+    webhook_url: str | None = None
+    webhook_secret: str = "change-me-in-production"
+    webhook_timeout_seconds: float = 10.0
+    webhook_attempts: int = 4
+    #: the nft command, e.g. ["ip", "netns", "exec", "edge", "nft"]
+    nft_command: list[str] = Field(default_factory=lambda: ["nft"])
+    nft_table: str = "abusedesk"
+    #: apache-libcloud provider name and constructor arguments for the control-plane adapter
+    libcloud_provider: str | None = None
+    libcloud_args: list[str] = Field(default_factory=list)
+    #: how often the deadline scheduler looks for due deadlines
+    scheduler_interval_seconds: float = 30.0
+    #: DSA Transparency Database: territorial scope of our decisions, puid prefix
+    statement_territorial_scope: list[str] = Field(default_factory=lambda: ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK"])
+    statement_puid_prefix: str = "abusedesk"
+
     run_worker: bool = True
     #: ``abusedesk serve`` also listens for SMTP on ``smtp_host``:``smtp_port`` (docs/smtp.md)
     smtp_enabled: bool = True
@@ -50,7 +78,7 @@ class Settings(BaseSettings):
     watch_settle_seconds: float = 2.0
     max_feed_bytes: int = 512 * 1024 * 1024
     worker_poll_seconds: float = 0.5
-    secret_key: str = "change-me-in-production"
+    secret_key: str = "change-me-in-production"  # noqa: S105 - development default; production sets ABUSEDESK_SECRET_KEY
 
     # web console, portal and public form
     #: set true behind HTTPS: session cookies then carry the Secure flag

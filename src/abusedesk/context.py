@@ -27,6 +27,8 @@ class Context:
     attribution: AttributionCache = field(default_factory=AttributionCache)
     #: replaces SMTP delivery when set (tests, dry runs); see notices.outbox.transport_for
     mail_transport: Any = None
+    #: enforcement adapters by name replacing the configured ones (tests, custom wiring)
+    adapter_overrides: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings) -> Context:

@@ -3,6 +3,14 @@
 from abusedesk.audit.models import AuditEvent, AuditHead
 from abusedesk.cases.models import Case, CaseReporter
 from abusedesk.db import Base
+from abusedesk.enforcement.models import (
+    CounterNotice,
+    DecisionRecord,
+    EnforcementAction,
+    MandatedReport,
+    PreservationHold,
+    Strike,
+)
 from abusedesk.intake.models import IdempotencyKey, RawInput
 from abusedesk.inventory.models import Account, InventoryGeneration, InventoryResource
 from abusedesk.jobs.models import Job
@@ -22,12 +30,18 @@ __all__ = [
     "CaseMessage",
     "CaseNote",
     "CaseReporter",
+    "CounterNotice",
+    "DecisionRecord",
+    "EnforcementAction",
     "IdempotencyKey",
     "InventoryGeneration",
     "InventoryResource",
     "Job",
+    "MandatedReport",
     "OutboundMessage",
+    "PreservationHold",
     "RawInput",
     "Report",
+    "Strike",
     "User",
 ]

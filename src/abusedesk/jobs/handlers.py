@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from abusedesk.context import Context
+from abusedesk.enforcement.jobs import enforcement_handlers
 from abusedesk.intake.flows import PROCESS_RAW as PROCESS_RAW  # re-exported: the job kind
 from abusedesk.intake.flows import process_inbound
 from abusedesk.intake.models import RawInput, RawStatus
@@ -39,4 +40,5 @@ def default_handlers() -> dict[str, Handler]:
         PROCESS_RAW: handle_process_raw,
         ROUTE_REPORTS: handle_route_reports,
         SEND_JOB: handle_send,
+        **enforcement_handlers(),
     }

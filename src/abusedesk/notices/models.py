@@ -17,6 +17,9 @@ class OutboundStatus:
     SENT = "sent"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
+    #: waiting for the recipient's digest (settings.notice_digest); never sent on its own
+    HELD = "held"
+    DIGESTED = "digested"
 
 
 class OutboundMessage(Base):

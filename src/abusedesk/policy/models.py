@@ -69,6 +69,10 @@ class Playbook(Strict):
     restore_after_counter_notice_business_days: tuple[int, int] | None = None
     preservation: Duration | None = None
     mandated_report: bool = False
+    #: on deadline expiry take the next rung of the ladder without waiting for an analyst
+    auto_escalate: bool = False
+    #: how long a restriction stays before it is lifted by itself; None = until lifted
+    restriction_duration: Duration | None = None
 
 
 class HelpText(Strict):
