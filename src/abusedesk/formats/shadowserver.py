@@ -84,6 +84,19 @@ REPORTS: dict[str, Category] = {
     "event4_exploited_vulnerable": C.SECURITY_INTRUSION,
     "event4_phish_url": C.CONTENT_PHISHING,
     "phish_url": C.CONTENT_PHISHING,
+    "malware_url": C.CONTENT_MALWARE,
+    "sandbox_url": C.CONTENT_MALWARE,
+    "sandbox_conn": C.CONTENT_MALWARE,
+    "spam_url": C.EMAIL_SPAM,
+    "event4_honeypot_ics_scan": C.SECURITY_SCAN,
+    # the row's address was the *target* of a flood or merely linked a sinkholed name:
+    # not a breach by the customer; a human decides whether to tell them
+    "event4_honeypot_ddos_target": C.OTHER_UNCLASSIFIED,
+    "event4_sinkhole_http_referer": C.OTHER_UNCLASSIFIED,
+    "event6_sinkhole_http_referer": C.OTHER_UNCLASSIFIED,
+    "blocklist": C.OTHER_UNCLASSIFIED,
+    "device_id": C.OTHER_UNCLASSIFIED,
+    "device_id6": C.OTHER_UNCLASSIFIED,
 }
 
 #: fallbacks by substring, first match wins; the order is the order of specificity
@@ -107,18 +120,29 @@ REPORT_RULES: list[tuple[str, Category]] = [
 ]
 
 _FILE_NAME = re.compile(r"(?:^|[/\\])(\d{4}-\d{2}-\d{2})-([A-Za-z0-9_]+)(?:-[^/\\]*)?\.(?:csv(?:\.zip|\.gz)?|zip)$", re.IGNORECASE)
+_UNDATED_NAME = re.compile(r"(?:^|[/\\])([A-Za-z0-9_]+)(?:-[^/\\]*)?\.csv$", re.IGNORECASE)
 _HEADER = re.compile(rb'^(?:\xef\xbb\xbf)?"?timestamp"?(?:,[^\r\n]{0,400}?)?,"?(?:ip|src_ip)"?(?:,|\r?\n|$)', re.IGNORECASE)
 _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 _SUBJECT_IP_COLUMNS = ("ip", "src_ip")
 _SENDERS = ("@shadowserver.org",)
 
 
-def report_name(filename: str | None) -> str | None:
-    """``2026-01-31-scan_dns-example-asn.csv`` → ``scan_dns``."""
+def report_name(filename: str | None, *, undated: bool = False) -> str | None:
+    """``2026-01-31-scan_dns-example-asn.csv`` → ``scan_dns``.
+
+    ``undated`` also accepts ``scan_dns-example.csv`` (renamed downloads); it is only
+    used once the content is known to be a Shadowserver CSV.
+    """
     if not filename:
         return None
     match = _FILE_NAME.search(filename)
-    return match.group(2).lower() if match else None
+    if match:
+        return match.group(2).lower()
+    if undated:
+        bare = _UNDATED_NAME.search(filename)
+        if bare and bare.group(1).lower() in REPORTS:
+            return bare.group(1).lower()
+    return None
 
 
 def category_for(report: str | None) -> Category:
@@ -168,8 +192,8 @@ def parse_bytes(data: bytes, filename: str | None = None, *, max_ratio: float = 
         return reports
     if archive.is_gzip(data):
         body = archive.gunzip(data, max_ratio=max_ratio, max_total=max_total, source_format=FORMAT)
-        return parse_csv(body, report_name(filename), filename=filename)
-    return parse_csv(data, report_name(filename), filename=filename)
+        return parse_csv(body, report_name(filename, undated=True), filename=filename)
+    return parse_csv(data, report_name(filename, undated=True), filename=filename)
 
 
 def parse_csv(data: bytes, report: str | None, *, filename: str | None = None, reporter: Reporter | None = None) -> list[ParsedReport]:

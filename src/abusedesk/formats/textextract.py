@@ -116,7 +116,7 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4_RE = re.compile(rf"(?<![\d.])(?:{_OCTET}\.){{3}}{_OCTET}(?!\d|\.\d)")
 IPV4_FULL = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 _IPV6_CANDIDATE = re.compile(
-    r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![0-9A-Za-z:])"
+    r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![0-9A-Za-z:]|\.\d)"
 )
 _URL_RE = re.compile(r"\b(?:https?|ftps?)://[^\s<>\"'`{}|\\^\[\]]{1,2000}", re.IGNORECASE)
 _WWW_RE = re.compile(r"(?<![\w.@/-])www\.[a-z0-9.-]+\.[a-z]{2,63}(?:/[^\s<>\"'`{}|\\^\[\]]*)?", re.IGNORECASE)
@@ -150,9 +150,11 @@ def is_internal_ip(value: str) -> bool:
 
 
 def _clean_url(raw: str) -> str:
-    url = raw.rstrip(_TRAILING)
-    # a closing parenthesis belongs to the URL only when it also opened one
-    while url.endswith(")") and url.count("(") < url.count(")"):
+    """Drop sentence punctuation after a URL; a ``)`` stays when the URL opened one."""
+    url = raw
+    while url and url[-1] in _TRAILING:
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break
         url = url[:-1]
     return url
 
@@ -240,6 +242,7 @@ def extract(text: str, *, links: Iterable[str] = (), want_domains: bool = True) 
             _add_url(found, seen, "http://" + _clean_url(match.group(0)))
 
     rejected: set[str] = set()  # logs repeat one address thousands of times
+    positions: dict[str, int] = {}
     for match in IPV4_RE.finditer(text):
         value = match.group(0)
         if value in seen or value in rejected:
@@ -247,6 +250,7 @@ def extract(text: str, *, links: Iterable[str] = (), want_domains: bool = True) 
         if _inside(match.start(), spans) or is_internal_ip(value):
             rejected.add(value)
             continue
+        positions.setdefault(value, match.start())
         _add(found.ips, seen, value)
     if ":" in text:
         for match in _IPV6_CANDIDATE.finditer(text):
@@ -260,7 +264,11 @@ def extract(text: str, *, links: Iterable[str] = (), want_domains: bool = True) 
             except ValueError:
                 continue
             if not is_internal_ip(value):
+                positions.setdefault(value, match.start())
                 _add(found.ips, seen, value)
+    # the order of first appearance, v4 and v6 together: the first named is the subject
+    # a reader would name first
+    found.ips.sort(key=lambda value: positions.get(value, len(text)))
     for match in _VICTIM.finditer(text):
         try:
             found.victim_ips.add(normalize_ip(match.group(1)))
