@@ -371,6 +371,10 @@ from abusedesk.intake.commands import feed_app  # noqa: E402
 
 app.add_typer(feed_app, name="feed")
 
+from abusedesk.enforcement.commands import export_app  # noqa: E402
+
+app.add_typer(export_app, name="export")
+
 
 def main() -> None:
     app()
