@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import func, select
@@ -44,6 +45,13 @@ def _count(ctx: Context, model: type[object], *where: object) -> int:
         return int(session.execute(select(func.count()).select_from(model).where(*where)).scalar_one())  # type: ignore[arg-type]
 
 
+def _acks(ctx: Context, sent: RecordingTransport) -> list[EmailMessage]:
+    """The acknowledgements among what was sent (enforcement sends notices too)."""
+    with ctx.transaction() as session:
+        ids = set(session.execute(select(OutboundMessage.message_id).where(OutboundMessage.kind == "acknowledgement")).scalars())
+    return [m for m in sent.sent if m["Message-ID"] in ids]
+
+
 def _case(ctx: Context) -> Case:
     with ctx.transaction() as session:
         return session.execute(select(Case).order_by(Case.id)).scalars().first()  # type: ignore[return-value]
@@ -55,8 +63,8 @@ def test_a_complaint_becomes_a_case_and_the_reporter_gets_one_acknowledgement(ct
     assert raw.meta["ack"].startswith("queued")
     case = _case(ctx)
     ref = format_ref("AD", case.opened_at.year, case.id)
-    assert len(sent.sent) == 1
-    ack = sent.sent[0]
+    assert len(_acks(ctx, sent)) == 1
+    ack = _acks(ctx, sent)[0]
     assert ack["To"] == "victim@reporter.example"
     assert ack["Subject"] == f"[{ref}] Received: Spam from 192.0.2.10"
     assert ack["Reply-To"] == f"abuse+{ref}@abusedesk.test"
@@ -70,10 +78,10 @@ def test_a_complaint_becomes_a_case_and_the_reporter_gets_one_acknowledgement(ct
     again = deliver(complaint(subject="more spam", ip="192.0.2.11"))
     assert again.status == RawStatus.PARSED
     assert "throttled" in again.meta["ack"]
-    assert len(sent.sent) == 1
+    assert len(_acks(ctx, sent)) == 1
     # another reporter is answered
     deliver(complaint(sender="other@reporter.example"), mail_from="other@reporter.example")
-    assert [m["To"] for m in sent.sent] == ["victim@reporter.example", "other@reporter.example"]
+    assert [m["To"] for m in _acks(ctx, sent)] == ["victim@reporter.example", "other@reporter.example"]
     assert _count(ctx, OutboundMessage, OutboundMessage.kind == "acknowledgement") == 2
 
 
@@ -94,7 +102,7 @@ def test_loops_are_stored_and_ignored_never_parsed_or_answered(
     assert raw.status == RawStatus.IGNORED
     assert raw.error is not None and reason in raw.error
     assert _count(ctx, Report) == 0
-    assert sent.sent == []
+    assert _count(ctx, OutboundMessage) == 0
     with ctx.transaction() as session:
         actions = list(session.execute(select(AuditEvent.action).where(AuditEvent.object_id == str(raw.id))).scalars())
     assert actions == ["raw.received", "raw.ignored"]
@@ -109,7 +117,7 @@ def test_machine_reports_are_processed_even_when_auto_submitted_but_never_answer
     assert raw.source_format == "arf"
     assert _count(ctx, Report, Report.outcome == "case") == 1
     assert raw.meta["ack"].startswith("skipped")
-    assert sent.sent == []
+    assert _acks(ctx, sent) == []
 
 
 def test_our_own_message_id_coming_back_is_ignored(ctx: Context, deliver: Deliver) -> None:
@@ -146,8 +154,8 @@ def test_a_reply_to_a_notice_is_correspondence_not_a_report(ctx: Context, delive
     assert row.in_reply_to_outbound_id == notice_id
     assert "compromised" in row.body_text
     assert audit.object_id == str(case.id)
-    # no acknowledgement of a reply: the first complaint's and the notice are all we sent
-    assert [m["Subject"].split("]")[0] for m in sent.sent].count("[" + case.ref()) == 1
+    # no acknowledgement of a reply: the first complaint's is the only one
+    assert len(_acks(ctx, sent)) == 1
 
 
 @pytest.mark.parametrize("how", ["recipient", "subject"])
@@ -178,10 +186,10 @@ def test_a_reference_to_no_existing_case_is_a_new_report(ctx: Context, deliver: 
 
 def test_a_reporter_replying_to_our_acknowledgement_is_correspondence(ctx: Context, deliver: Deliver, sent: RecordingTransport) -> None:
     deliver(complaint())
-    ack = sent.sent[0]
+    (ack,) = _acks(ctx, sent)
     raw = deliver(complaint(subject="Re: thanks", headers={"In-Reply-To": str(ack["Message-ID"])}, body="Here are more logs.\n"))
     assert raw.status == RawStatus.CORRESPONDENCE
     with ctx.transaction() as session:
         row = session.execute(select(Correspondence)).scalar_one()
     assert (row.matched_by, row.party) == ("thread", "reporter")
-    assert len(sent.sent) == 1
+    assert len(_acks(ctx, sent)) == 1

@@ -1,0 +1,155 @@
+"""Issue 3 figures: mail through SMTP end to end, and Shadowserver rows through the feed path.
+
+Prints figures; asserts nothing. Baseline in the same run: the same messages handed to
+``ingest_bytes`` directly (no SMTP, no job table), so the cost of the channel (the SMTP
+dialogue, the durable acceptance commit, the job round trip, the mail sorting and the
+acknowledgements) is the difference between the two lines.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import smtplib
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import postgres_context, sqlite_context, timed
+from sqlalchemy import func, select
+
+from abusedesk.context import Context
+from abusedesk.intake.feeds import import_feed
+from abusedesk.intake.models import RawInput, RawStatus
+from abusedesk.intake.smtp import free_port, start_smtp
+from abusedesk.inventory.csvfiles import parse_resources
+from abusedesk.inventory.service import import_holdings
+from abusedesk.jobs.handlers import default_handlers
+from abusedesk.jobs.worker import Worker
+from abusedesk.notices.models import OutboundMessage
+from abusedesk.notices.transport import RecordingTransport
+from abusedesk.reports.flows import ingest_bytes
+from abusedesk.reports.models import Report
+
+MESSAGES = int(os.environ.get("BENCH_SMTP_MESSAGES", "300"))
+CONNECTIONS = int(os.environ.get("BENCH_SMTP_CONNECTIONS", "4"))
+SHADOWSERVER_ROWS = int(os.environ.get("BENCH_SHADOWSERVER_ROWS", "10000"))
+#: documentation ranges: the free-text parser ignores private (RFC 1918) addresses as not
+#: reportable, so the benchmark's complaints name TEST-NET addresses it will extract
+NETS = ["192.0.2", "198.51.100"]
+INVENTORY = "account,kind,value,valid_from,valid_to\n" + "".join(
+    f"acct{i * 4 + n},cidr,{net}.{n * 64}/26,2020-01-01T00:00:00Z,\n" for i, net in enumerate(NETS) for n in range(4)
+)
+
+
+def prepare(ctx: Context) -> None:
+    ctx.mail_transport = RecordingTransport()  # acknowledgements are queued and "sent" here
+    with ctx.transaction() as session:
+        import_holdings(session, parse_resources(INVENTORY), actor="bench")
+
+
+def message(rng: random.Random, i: int) -> bytes:
+    ip = f"{rng.choice(NETS)}.{rng.randrange(1, 255)}"
+    reporter = f"r{i % 50}@reporter.example"
+    return (
+        f"From: Reporter {i % 50} <{reporter}>\r\nTo: abuse@abusedesk.test\r\nSubject: spam from {ip} ({i})\r\n"
+        f"Message-ID: <bench-{i}-{rng.getrandbits(64):x}@reporter.example>\r\nDate: Sun, 01 Nov 2026 10:00:00 +0000\r\n"
+        f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Hello,\r\n\r\nyour host {ip} sent us spam on 2026-11-01 10:{i % 60:02d} UTC.\r\n"
+        f"Received: from [{ip}] by mx.reporter.example\r\n\r\nPlease stop it.\r\n"
+    ).encode()
+
+
+def count(ctx: Context, *where: object) -> int:
+    with ctx.transaction() as session:
+        return int(session.execute(select(func.count(RawInput.id)).where(*where)).scalar_one())  # type: ignore[arg-type]
+
+
+def run_smtp(ctx: Context, messages: list[bytes]) -> tuple[float, float]:
+    """Seconds until every message got its 250, and until every one was parsed and routed."""
+    listener = start_smtp(ctx, port=free_port())
+    worker = Worker(ctx, default_handlers(), name="bench")
+    thread = threading.Thread(target=worker.serve_forever, daemon=True)
+    ctx.settings.worker_poll_seconds = 0.05
+    start = time.perf_counter()
+    thread.start()
+
+    def send(chunk: list[tuple[str, bytes]]) -> None:
+        with smtplib.SMTP(listener.host, listener.port, timeout=60) as client:
+            for sender, data in chunk:
+                client.sendmail(sender, ["abuse@abusedesk.test"], data)
+
+    senders = [(f"r{i % 50}@reporter.example", data) for i, data in enumerate(messages)]
+    chunks = [senders[i::CONNECTIONS] for i in range(CONNECTIONS)]
+    with ThreadPoolExecutor(CONNECTIONS) as pool:
+        list(pool.map(send, chunks))
+    accepted = time.perf_counter() - start
+    while count(ctx, RawInput.status == RawStatus.RECEIVED) > 0:
+        time.sleep(0.05)
+    done = time.perf_counter() - start
+    worker.stop()
+    thread.join(timeout=30)
+    listener.stop()
+    return accepted, done
+
+
+def run_backend(label: str, make: object) -> None:
+    rng = random.Random(3)
+    messages = [message(rng, i) for i in range(MESSAGES)]
+    with make() as ctx:  # type: ignore[operator]
+        if ctx is None:
+            return
+        prepare(ctx)
+        _, base_s = timed(lambda: [ingest_bytes(ctx, data, channel="file", actor="bench") for data in messages])
+        base_cases = 0
+        with ctx.transaction() as session:
+            base_cases = int(session.execute(select(func.count(Report.id)).where(Report.outcome == "case")).scalar_one())
+    with make() as ctx:  # type: ignore[operator]
+        prepare(ctx)
+        accepted, done = run_smtp(ctx, messages)
+        with ctx.transaction() as session:
+            cases = int(session.execute(select(func.count(Report.id)).where(Report.outcome == "case")).scalar_one())
+            acks = int(session.execute(select(func.count(OutboundMessage.id)).where(OutboundMessage.kind == "acknowledgement")).scalar_one())
+    print(f"  {label}: ingest_bytes directly     {MESSAGES / base_s:7,.0f} messages/s (baseline; {base_cases} reports joined cases)")
+    print(f"  {label}: SMTP accepted (250)       {MESSAGES / accepted:7,.0f} messages/s ({CONNECTIONS} connections)")
+    print(
+        f"  {label}: SMTP end to end           {MESSAGES / done:7,.0f} messages/s (accepted → parsed → case; {cases} reports joined cases, "
+        f"{acks} acknowledgements; {done / base_s:.1f}x the baseline's time)"
+    )
+
+
+def shadowserver_csv(rows: int) -> bytes:
+    rng = random.Random(5)
+    lines = ['"timestamp","ip","protocol","port","hostname","tag","asn","geo","region","city","naics","sic","min_amplification","dns_version","sector"']
+    for i in range(rows):
+        ip = f"{rng.choice(NETS)}.{rng.randrange(1, 255)}" if i % 10 else f"203.0.113.{i % 250 + 1}"
+        lines.append(f'"2026-01-15 04:{i // 60 % 60:02d}:{i % 60:02d}","{ip}","udp",53,"","openresolver",64496,"DE","Hessen","Frankfurt",518210,0,"28.5","dnsmasq-2.80",""')
+    return ("\n".join(lines) + "\n").encode()
+
+
+def bench_shadowserver() -> None:
+    data = shadowserver_csv(SHADOWSERVER_ROWS)
+    with sqlite_context() as ctx:
+        prepare(ctx)
+        result, seconds = timed(lambda: import_feed(ctx, data, filename="2026-01-15-scan_dns-example_org-asn.csv"))
+    cases = sum(1 for r in result.reports if r.outcome == "case")
+    print(
+        f"  SQLite    : Shadowserver rows ingested {SHADOWSERVER_ROWS / seconds:7,.0f} rows/s ({SHADOWSERVER_ROWS} rows, "
+        f"{len(result.reports)} reports, {cases} joined cases, {len(result.reports) - cases} not ours; one file, one transaction)"
+    )
+
+
+def main() -> None:
+    print(f"mail intake: {MESSAGES} free-text complaints from 50 reporters")
+    run_backend("SQLite    ", sqlite_context)
+    run_backend("PostgreSQL", postgres_context)
+    print("feed files (abusedesk feed import / watched folder path)")
+    bench_shadowserver()
+
+
+if __name__ == "__main__":
+    main()
