@@ -23,7 +23,8 @@ from abusedesk.timeutil import as_utc, parse_timestamp
 
 FORMAT = "spamcop"
 CATEGORY = Category.EMAIL_SPAM
-_SENDER = re.compile(r"@(?:reports\.spamcop\.net|admin\.spamcop\.net|spamcop\.net)\b", re.IGNORECASE)
+#: SpamCop's report senders; people with a spamcop.net mailbox write plain complaints
+_SENDER = re.compile(r"@(?:reports|admin)\.spamcop\.net\b", re.IGNORECASE)
 _EMAIL_FROM = re.compile(r"^\s*Email from ([0-9A-Fa-f.:]{3,45}) / ([^\r\n]+)$", re.MULTILINE)
 _SPAMVERTISED = re.compile(r"^\s*Spamvertised web site:\s*(\S+)", re.MULTILINE | re.IGNORECASE)
 _SUBJECT = re.compile(r"^\[SpamCop \(([^)]{1,2000})\) id:(\d+)\]", re.IGNORECASE)
@@ -62,7 +63,7 @@ def detect_mail(message: EmailMessage) -> bool:
     subject = header(message, "Subject")
     if _SENDER.search(sender):
         return True
-    return subject.lower().startswith("[spamcop") and "[ SpamCop V" in _body(message)[:2000]
+    return subject.lower().startswith("[spamcop") and _body(message).lstrip().startswith("[ SpamCop V")
 
 
 def _body(message: Message) -> str:
