@@ -18,7 +18,7 @@ import sqlglot
 
 from abusedesk.detection.config import DetectionConfig
 from abusedesk.detection.readers import flows_sql
-from abusedesk.detection.rules import DETECTORS, Detector, prefilter_sql
+from abusedesk.detection.rules import DETECTORS, STAGES, Detector
 
 #: Called with (step name, steps done, steps total) so the CLI can draw a progress bar.
 ProgressHook = Callable[[str, int, int], None]
@@ -68,15 +68,16 @@ def run_duckdb(
     detectors: Iterable[Detector] = DETECTORS,
 ) -> list[RawHit]:
     chosen = list(detectors)
-    total = len(chosen) + 1
+    total = len(chosen) + len(STAGES)
     with tempfile.TemporaryDirectory(prefix="abusedesk-duckdb-") as tmp:
         con = duckdb_connection(config, Path(tmp))
         try:
             con.execute(f"CREATE VIEW flows AS {flows_sql(paths, con)}")
-            progress("reading flows", 0, total)
-            con.execute(f"CREATE TEMP TABLE cand AS {prefilter_sql(config)}")
+            for number, (name, stage) in enumerate(STAGES):
+                progress(f"reading flows ({name})", number, total)
+                con.execute(f"CREATE TEMP TABLE {name} AS {stage(config)}")
             hits: list[RawHit] = []
-            for number, detector in enumerate(chosen, start=1):
+            for number, detector in enumerate(chosen, start=len(STAGES)):
                 progress(detector.name, number, total)
                 cursor = con.execute(detector.sql(config))
                 hits.extend(RawHit(detector, row) for row in _rows(cursor))
@@ -114,7 +115,7 @@ def run_spark(
         raise RuntimeError("Spark engine needs the `spark` extra: pip install 'abusedesk[spark]'") from exc
 
     chosen = list(detectors)
-    total = len(chosen) + 1
+    total = len(chosen) + len(STAGES)
     with tempfile.TemporaryDirectory(prefix="abusedesk-spark-") as tmp:
         normalized = normalize_to_parquet(paths, Path(tmp) / "flows.parquet", config)
         spark = (
@@ -129,15 +130,19 @@ def run_spark(
         )
         try:
             spark.read.parquet(str(normalized)).createOrReplaceTempView("flows")
-            progress("reading flows", 0, total)
-            cand = spark.sql(to_spark_sql(prefilter_sql(config))).cache()
-            cand.createOrReplaceTempView("cand")
+            stages = []
+            for number, (name, stage) in enumerate(STAGES):
+                progress(f"reading flows ({name})", number, total)
+                frame = spark.sql(to_spark_sql(stage(config))).cache()
+                frame.createOrReplaceTempView(name)
+                stages.append(frame)
             hits: list[RawHit] = []
-            for number, detector in enumerate(chosen, start=1):
+            for number, detector in enumerate(chosen, start=len(STAGES)):
                 progress(detector.name, number, total)
                 for row in spark.sql(to_spark_sql(detector.sql(config))).collect():
                     hits.append(RawHit(detector, row.asDict()))
-            cand.unpersist()
+            for frame in stages:
+                frame.unpersist()
             progress("done", total, total)
             return hits
         finally:

@@ -9,8 +9,8 @@ disagree in the last decimal.
 One pass over the raw flows (`PREFILTER_SQL`) keeps the few records any detector can use:
 non-TCP traffic, small SYN probes, REJECTs, new connections to the watched ports and
 records with a forged packet source. Established TCP bulk, the bulk of real traffic, is
-dropped there. Each detector then reads the small `cand` table, except crawling, whose
-web traffic is most of all traffic: it reads `flows`, grouping by source first.
+dropped there, except for the few sources busy enough to crawl (`crawl_busy_sql`, a
+cheap group-by on the source alone that runs first). Each detector then reads `cand`.
 
 Every detector returns `window_start, address, kind, score, threshold, <metrics...>`:
 one row per (window, address, kind) where `score >= threshold` held exactly.
@@ -67,14 +67,40 @@ def _near(threshold: float, c: DetectionConfig) -> str:
     return repr(float(threshold) * (1.0 - c.engine.approx_margin))
 
 
+def _crawl_row(c: DetectionConfig) -> str:
+    """A completed new connection to a web port, sent by the host."""
+    return (
+        f"(protocol = 6 AND dstport IN {_ports(c.crawl.ports)} AND {_new_connection()} "
+        f"AND packets > {c.scan.probe_max_packets} AND {OUT})"
+    )
+
+
+def crawl_busy_sql(c: DetectionConfig, source: str = "flows") -> str:
+    """Sources with enough web connections in some window to crawl anything at all.
+
+    Web traffic is most of all traffic, so `cand` cannot keep it; this cheap group-by on
+    the source alone (a bare-scan's cost) finds the few sources whose web records `cand`
+    must keep: one destination cannot see `need` connections unless the source made them.
+    """
+    k = c.crawl
+    need = int(k.connections_per_second * k.window_seconds)
+    return f"""
+SELECT DISTINCT srcaddr AS busy_src FROM (
+  SELECT {_window(k.window_seconds)} AS w, srcaddr
+  FROM {source}
+  WHERE {_crawl_row(c)}
+  GROUP BY {_window(k.window_seconds)}, srcaddr
+  HAVING count(*) >= {need}
+) busy
+"""
+
+
 def prefilter_sql(c: DetectionConfig, source: str = "flows") -> str:
-    # Crawl ports are not kept: web traffic is most of all traffic, so the crawl detector
-    # reads `flows` itself, grouping by source first (see crawl_sql).
     watched = _ports(c.bruteforce.ssh_ports + c.bruteforce.rdp_ports + c.spam.ports)
     return f"""
 SELECT start_time, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes,
        tcp_flags, action, flow_direction, pkt_srcaddr, instance_id
-FROM {source}
+FROM {source} LEFT JOIN crawl_busy ON srcaddr = busy_src
 WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND start_time IS NOT NULL
   AND packets IS NOT NULL AND bytes IS NOT NULL
   AND (
@@ -83,8 +109,16 @@ WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND start_time IS NOT NULL
     OR {_syn_probe(c)}
     OR (dstport IN {watched} AND {_new_connection()})
     OR (pkt_srcaddr IS NOT NULL AND pkt_srcaddr <> srcaddr)
+    OR (busy_src IS NOT NULL AND {_crawl_row(c)})
   )
 """
+
+
+#: Tables every engine materializes, in order, before the detectors run.
+STAGES: tuple[tuple[str, Callable[[DetectionConfig], str]], ...] = (
+    ("crawl_busy", crawl_busy_sql),
+    ("cand", prefilter_sql),
+)
 
 
 def scan_sql(c: DetectionConfig) -> str:
@@ -174,14 +208,20 @@ syn AS (
   FROM base WHERE {_syn_probe(c)}
   GROUP BY w, srcaddr, dstaddr, dstport
 ),
+busy AS (
+  SELECT w, srcaddr FROM base WHERE protocol IN (17, 1, 58)
+  GROUP BY w, srcaddr
+  HAVING count(*) >= {flows} OR sum(packets) >= {pkts} OR sum(bytes) >= {byts}
+),
 pairs AS (
-  SELECT w, srcaddr, dstaddr,
+  SELECT base.w, base.srcaddr, dstaddr,
     {_triple("udp_req", f"protocol = 17 AND {request_udp}")},
     {_triple("udp_amb", f"protocol = 17 AND NOT {request_udp} AND NOT {reply_udp}")},
     {_triple("icmp_req", f"protocol IN (1, 58) AND dstport IN {ICMP_REQUEST_PORTS}")},
     {_triple("icmp_amb", "protocol IN (1, 58) AND (dstport IS NULL OR dstport = 0)")}
-  FROM base WHERE protocol IN (17, 1, 58)
-  GROUP BY w, srcaddr, dstaddr
+  FROM base JOIN busy ON base.w = busy.w AND base.srcaddr = busy.srcaddr
+  WHERE protocol IN (17, 1, 58)
+  GROUP BY base.w, base.srcaddr, dstaddr
   HAVING count(*) >= {flows} OR sum(packets) >= {pkts} OR sum(bytes) >= {byts}
 ),
 rev AS (
@@ -254,27 +294,18 @@ HAVING count(DISTINCT m.dstaddr) >= {s.distinct_servers}
 def crawl_sql(c: DetectionConfig) -> str:
     k = c.crawl
     need = int(k.connections_per_second * k.window_seconds)
-    # Phase 1 groups by source only (cheap, like a bare scan): a source needs `need` records
-    # in total before any one destination can hold `need` connections. Phase 2 counts
-    # distinct source ports (connections; split records of one flow share the port) per
-    # destination for the few sources left.
+    # `cand` holds the web records of busy sources only (crawl_busy_sql). Connections are
+    # distinct source ports: split records of one long flow share theirs.
     return f"""
 WITH x AS (
-  SELECT {_window(k.window_seconds)} AS w, srcaddr, dstaddr, srcport, start_time
-  FROM flows
-  WHERE protocol = 6 AND dstport IN {_ports(k.ports)} AND {_new_connection()}
-    AND packets > {c.scan.probe_max_packets} AND {OUT}
-),
-busy AS (
-  SELECT w, srcaddr FROM x GROUP BY w, srcaddr HAVING count(*) >= {need}
+  SELECT {_window(k.window_seconds)} AS w, srcaddr, dstaddr, srcport,
+         start_time - start_time % 60 AS minute
+  FROM cand WHERE {_crawl_row(c)}
 ),
 e AS (
-  SELECT x.w, x.srcaddr, x.dstaddr, count(DISTINCT x.srcport) AS n,
-         count(DISTINCT x.start_time - x.start_time % 60) AS minutes
-  FROM x JOIN busy b ON x.w = b.w AND x.srcaddr = b.srcaddr
-  GROUP BY x.w, x.srcaddr, x.dstaddr
-  HAVING count(DISTINCT x.srcport) >= {need}
-     AND count(DISTINCT x.start_time - x.start_time % 60) >= {k.min_active_minutes}
+  SELECT w, srcaddr, dstaddr, count(DISTINCT srcport) AS n, count(DISTINCT minute) AS minutes
+  FROM x GROUP BY w, srcaddr, dstaddr
+  HAVING count(DISTINCT srcport) >= {need} AND count(DISTINCT minute) >= {k.min_active_minutes}
 )
 SELECT w AS window_start, srcaddr AS address, 'http' AS kind, max(n) AS score,
        {need} AS threshold, count(*) AS targets, sum(n) AS connections,
