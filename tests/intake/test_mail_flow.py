@@ -193,3 +193,20 @@ def test_a_reporter_replying_to_our_acknowledgement_is_correspondence(ctx: Conte
         row = session.execute(select(Correspondence)).scalar_one()
     assert (row.matched_by, row.party) == ("thread", "reporter")
     assert len(_acks(ctx, sent)) == 1
+
+
+def test_a_bounced_notice_is_noted_on_its_case_but_stays_ignored(ctx: Context, deliver: Deliver) -> None:
+    deliver(complaint())
+    case = _case(ctx)
+    with ctx.transaction() as session:
+        notice = queue_mail(session, kind="notice", recipient="gone@acme.example", sender="abuse@abusedesk.test", subject="Abuse notice", body_text="b", case_id=case.id)
+        notice_id, notice_message_id = notice.id, notice.message_id
+    raw = deliver(dsn(notice_message_id), mail_from="")
+    assert raw.status == RawStatus.IGNORED
+    with ctx.transaction() as session:
+        row = session.execute(select(Correspondence)).scalar_one()
+    assert (row.case_id, row.matched_by, row.party, row.in_reply_to_outbound_id) == (case.id, "bounce", "mta", notice_id)
+    # a bounce of something that is not ours, or of no case, is only ignored
+    raw = deliver(dsn("<unknown@elsewhere.example>"), mail_from="")
+    assert raw.status == RawStatus.IGNORED
+    assert _count(ctx, Correspondence) == 1

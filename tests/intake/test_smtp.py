@@ -63,6 +63,13 @@ def test_250_means_stored_and_queued_then_the_worker_parses(ctx: Context, listen
     assert len({r.case_id for r in reports}) == 1
 
 
+def test_a_null_reverse_path_is_kept_as_such(ctx: Context, listener: SmtpListener) -> None:
+    send(listener, complaint(), sender="")
+    with ctx.transaction() as session:
+        raw = session.execute(select(RawInput)).scalar_one()
+    assert raw.meta["smtp"]["mail_from"] == ""
+
+
 def test_the_same_message_twice_is_stored_once(ctx: Context, listener: SmtpListener, run_worker: Callable[[], int]) -> None:
     data = complaint()
     send(listener, data)

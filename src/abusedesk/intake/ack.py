@@ -8,10 +8,11 @@ faster than that. The receipt names our references, never the customer.
 
 from __future__ import annotations
 
+import zlib
 from datetime import timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from abusedesk.context import Context
@@ -34,7 +35,15 @@ _OUTCOME_TEXT = {
 
 
 def throttled(session: Session, recipient: str, interval: timedelta) -> bool:
-    """True when this address got an acknowledgement within ``interval`` (outbox table)."""
+    """True when this address got an acknowledgement within ``interval`` (outbox table).
+
+    On PostgreSQL two workers could each see "none yet" for the same reporter, so the
+    check is serialized per address with a transaction-scoped advisory lock; SQLite's
+    single writer (``BEGIN IMMEDIATE``) serializes it already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"ack:{recipient}".encode()) - 2**31
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
     since = utcnow() - interval
     count = session.execute(
         select(func.count(OutboundMessage.id)).where(

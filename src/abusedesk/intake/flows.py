@@ -29,7 +29,7 @@ from abusedesk.intake.ack import maybe_acknowledge
 from abusedesk.intake.feeds import process_hinted
 from abusedesk.intake.mailrules import Envelope, Identity, automatic_reason, loop_reason
 from abusedesk.intake.models import RawInput, RawStatus
-from abusedesk.intake.replies import find_case, message_ids, record_correspondence
+from abusedesk.intake.replies import bounced_outbound, find_case, message_ids, record_correspondence
 from abusedesk.intake.service import quarantine, raw_bytes, store_raw
 from abusedesk.jobs.service import enqueue
 from abusedesk.notices.models import OutboundMessage
@@ -105,6 +105,8 @@ def process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: str
     if reason or automatic:
         text = str(reason or automatic)
         ignore(session, raw, text, actor=actor)
+        if text.startswith("bounce"):
+            _note_bounce(session, raw, message, actor=actor)
         return InboundResult(raw.id, "ignored", text)
     if match is not None:
         row = record_correspondence(session, raw, message, match, actor=actor)
@@ -117,6 +119,17 @@ def process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: str
     ack = maybe_acknowledge(ctx, session, message, envelope, own, result, actor=actor)
     raw.meta = {**(raw.meta or {}), "ack": ack[:300]}
     return InboundResult(raw.id, "quarantined" if result.quarantined else "reports", ack, result)
+
+
+def _note_bounce(session: Session, raw: RawInput, message: EmailMessage, *, actor: str) -> None:
+    """A bounce of one of our case mails: noted on that case; the mail stays ignored."""
+    try:
+        match = bounced_outbound(session, message)
+    except Exception:  # noqa: BLE001 - hostile MIME: the bounce stays ignored, unnoted
+        return
+    if match is not None:
+        row = record_correspondence(session, raw, message, match, actor=actor)
+        raw.meta = {**(raw.meta or {}), "case_id": match.case.id, "correspondence_id": row.id}
 
 
 def _our_message_id(session: Session, message: EmailMessage) -> str | None:

@@ -71,9 +71,10 @@ class Correspondence(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     raw_id: Mapped[int] = mapped_column(ForeignKey("raw_inputs.id"), index=True)
     direction: Mapped[str] = mapped_column(String(10), default="inbound")
-    #: ``customer``, ``reporter`` or ``unknown``
+    #: ``customer``, ``reporter``, ``mta`` (a bounce of our mail) or ``unknown``
     party: Mapped[str] = mapped_column(String(20))
-    #: how the case was found: ``recipient`` (abuse+REF@), ``thread`` (In-Reply-To), ``subject``
+    #: how the case was found: ``recipient`` (abuse+REF@), ``thread`` (In-Reply-To), ``subject``,
+    #: ``bounce`` (a delivery failure returning one of our messages; the raw input stays ignored)
     matched_by: Mapped[str] = mapped_column(String(20))
     sender: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(998), default="")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import record
 from abusedesk.cases.models import Case, CaseReporter
-from abusedesk.formats.mail import body_text, header
+from abusedesk.formats.mail import attached_message, body_text, header, walk
 from abusedesk.intake.mailrules import Envelope, auto_submitted
 from abusedesk.intake.models import Correspondence, RawInput
 from abusedesk.inventory.models import Account
@@ -93,10 +93,38 @@ def find_case(session: Session, message: EmailMessage, envelope: Envelope, *, pr
     return None
 
 
+_RETURNED_TYPES = frozenset({"text/rfc822-headers", "message/rfc822", "message/rfc822-headers", "message/global", "message/global-headers"})
+
+
+def bounced_outbound(session: Session, message: EmailMessage) -> CaseMatch | None:
+    """The case of one of our messages that this bounce returns (RFC 3464 returned headers).
+
+    A notice that cannot be delivered matters to the analyst (the customer never got it),
+    so the bounce is noted on the case, while the mail itself stays ignored.
+    """
+    ids: list[str] = []
+    for part in walk(message, max_depth=4):
+        if part.get_content_type() in _RETURNED_TYPES:
+            returned = attached_message(part)
+            if returned is not None:
+                ids.extend(message_ids(header(returned, "Message-ID")))
+    if not ids:
+        return None
+    outbound = session.execute(
+        select(OutboundMessage).where(OutboundMessage.message_id.in_(ids[:20]), OutboundMessage.case_id.is_not(None)).limit(1)
+    ).scalar_one_or_none()
+    if outbound is None or outbound.case_id is None:
+        return None
+    case = session.get(Case, outbound.case_id)
+    return CaseMatch(case, "bounce", outbound) if case is not None else None
+
+
 def _party(session: Session, case: Case, sender: str | None, outbound: OutboundMessage | None) -> str:
     """``customer`` when the sender is the account's contact or the notice's recipient."""
     if not sender:
         return "unknown"
+    if outbound is not None and sender.partition("@")[0] in ("mailer-daemon", "postmaster"):
+        return "mta"
     if outbound is not None and outbound.recipient.lower() == sender and outbound.kind != "acknowledgement":
         return "customer"
     account = session.get(Account, case.account_id)
