@@ -14,6 +14,7 @@ from email.policy import compat32
 
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter, excerpt, unique_resources
 from abusedesk.formats.mail import attached_message, header, part_bytes, part_text, reporter_from, walk
+from abusedesk.formats.spamcop import email_from
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, make_resource
 from abusedesk.timeutil import parse_timestamp
@@ -33,7 +34,6 @@ FEEDBACK_TYPES: dict[str, Category | None] = {
 #: Feedback-Types that are not complaints: recorded, never open a case
 NOT_COMPLAINTS = {"not-spam", "opt-out", "unsubscribe"}
 _CREDENTIAL_WORDS = re.compile(r"passw|login|log in|credential|verify your|account|bank|sign in|kennwort|anmeld", re.IGNORECASE)
-_SPAMCOP_SOURCE = re.compile(r"Email from ([0-9a-fA-F.:]+) / (.+)")
 
 
 def detect_mail(message: EmailMessage) -> bool:
@@ -97,9 +97,10 @@ def parse_mail(message: EmailMessage) -> list[ParsedReport]:
 
     resources: list[Resource] = []
     source_ip = (first("Source-IP") or "").split(" ")[0].strip("[]")
-    spamcop = _SPAMCOP_SOURCE.search(description)
-    if not source_ip and spamcop:
-        source_ip = spamcop.group(1)
+    # SpamCop's ARF variant sometimes lacks Source-IP and Arrival-Date: its text part has both
+    spamcop_ip, spamcop_time = email_from(description)
+    if not source_ip and spamcop_ip:
+        source_ip = spamcop_ip
     if source_ip:
         try:
             resources.append(make_resource(ResourceKind.IP, source_ip))
@@ -117,12 +118,14 @@ def parse_mail(message: EmailMessage) -> list[ParsedReport]:
             flags.append(f"Reported-URI {uri[:60]!r} is not a URL")
 
     occurred_at = None
-    date_text = first("Arrival-Date") or first("Received-Date") or (spamcop.group(2) if spamcop else None)
+    date_text = first("Arrival-Date") or first("Received-Date")
     if date_text:
         try:
             occurred_at = parse_timestamp(re.sub(r"\s*\([^)]*\)\s*$", "", date_text))
         except ValueError:
             flags.append(f"unreadable date {date_text[:60]!r}")
+    else:
+        occurred_at = spamcop_time
 
     subject = header(original, "Subject") if original is not None else ""
     summary = f"ARF {raw_type} report" + (f": {subject[:200]}" if subject else "")

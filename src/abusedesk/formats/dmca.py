@@ -20,8 +20,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter, excerpt, unique_resources
-from abusedesk.formats.mail import part_bytes
-from abusedesk.formats.mailsafe import header, may_hold_xml, part_text, reporter_from, walk
+from abusedesk.formats.mail import header, may_hold_xml, part_bytes, part_text, reporter_from, walk
 from abusedesk.formats.textextract import (
     earliest_plausible,
     extract,

@@ -20,8 +20,7 @@ from defusedxml import DefusedXmlException
 
 from abusedesk.formats import archive
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter, excerpt, unique_resources
-from abusedesk.formats.mail import part_bytes
-from abusedesk.formats.mailsafe import filename, header, may_hold_xml, walk
+from abusedesk.formats.mail import filename, header, may_hold_xml, part_bytes, walk
 from abusedesk.formats.text import classify
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, make_resource

@@ -23,8 +23,7 @@ from typing import Any
 from abusedesk.formats import archive
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter
 from abusedesk.formats.csvsafe import is_formula, may_contain_formulas, neutralize
-from abusedesk.formats.mail import part_bytes
-from abusedesk.formats.mailsafe import header, reporter_from, walk
+from abusedesk.formats.mail import header, part_bytes, reporter_from, walk
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, normalize_ip, normalize_url
 
@@ -266,7 +265,9 @@ def parse_csv(data: bytes, report: str | None, *, filename: str | None = None, r
             else:
                 summary = f"Shadowserver {label}: {shown} port {port}"
             fields["shadowserver"] = source
-            append(ParsedReport(FORMAT, category, resources, occurred, reporter, summary, "", fields, None, False, True))
+            # the same event re-sent (a second mail, an overlapping export) is one report
+            source_id = f"{label}:{stamp}:{ip}:{port}"
+            append(ParsedReport(FORMAT, category, resources, occurred, reporter, summary, "", fields, source_id, False, True))
     except csv.Error as exc:
         raise ParseError(f"CSV broken at line {reader.line_num}: {exc}", source_format=FORMAT) from None
     finally:

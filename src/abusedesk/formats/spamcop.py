@@ -15,7 +15,7 @@ from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
 
 from abusedesk.formats.base import ParsedReport, ParseError, excerpt, unique_resources
-from abusedesk.formats.mailsafe import header, part_text, reporter_from, walk
+from abusedesk.formats.mail import header, part_text, reporter_from, walk
 from abusedesk.formats.textextract import IPV4_RE, extract, is_internal_ip
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, normalize_ip, normalize_url

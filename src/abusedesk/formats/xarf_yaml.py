@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from abusedesk.formats.base import ParsedReport, ParseError, Problem, Reporter, excerpt
-from abusedesk.formats.mailsafe import header, part_text, reporter_from, walk
+from abusedesk.formats.mail import header, part_text, reporter_from, walk
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, guess_resource, make_resource
 from abusedesk.timeutil import as_utc, parse_timestamp
