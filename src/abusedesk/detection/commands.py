@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,10 @@ from abusedesk.detection.run import Engine, detect_flows
 from abusedesk.inventory.csvfiles import InventoryFileError, load_index_file
 from abusedesk.inventory.index import AttributionIndex
 
+if TYPE_CHECKING:
+    from abusedesk.context import Context
+    from abusedesk.reports.flows import IngestResult
+
 #: Our own JSON intake accepts at most this many reports per document (formats/ownjson.py).
 INGEST_BATCH = 10_000
 
@@ -28,24 +32,33 @@ def reports_document(findings: list[Finding]) -> bytes:
     return json.dumps({"reports": [f.to_report() for f in findings]}, sort_keys=True).encode()
 
 
-def _ingest(findings: list[Finding], err: Console) -> None:
+def ingest_findings(ctx: Context, findings: list[Finding]) -> list[IngestResult]:
     """Through the normal pipeline, so detector findings open cases like any report.
 
     Each report carries a stable id (hash of rule, address, window), so running the
     detectors twice over the same logs ingests nothing new.
     """
+    from abusedesk.reports.flows import ingest_bytes
+
+    results = []
+    for start in range(0, len(findings), INGEST_BATCH):
+        batch = findings[start : start + INGEST_BATCH]
+        results.append(
+            ingest_bytes(
+                ctx, reports_document(batch), channel="detector", filename="detect.json",
+                format="json", actor="detector",
+            )
+        )  # fmt: skip
+    return results
+
+
+def _ingest(findings: list[Finding], err: Console) -> None:
     from abusedesk.config import Settings
     from abusedesk.context import Context
-    from abusedesk.reports.flows import ingest_bytes
 
     ctx = Context.create(Settings())
     try:
-        for start in range(0, len(findings), INGEST_BATCH):
-            batch = findings[start : start + INGEST_BATCH]
-            result = ingest_bytes(
-                ctx, reports_document(batch), channel="detector", filename="detect.json",
-                format="json", actor="detector",
-            )  # fmt: skip
+        for result in ingest_findings(ctx, findings):
             if result.quarantined:
                 err.print(f"[red]findings quarantined[/red] (raw {result.raw_id}): {result.error}")
                 raise typer.Exit(1)

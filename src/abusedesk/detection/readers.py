@@ -37,7 +37,6 @@ from abusedesk.detection.schema import (
 )
 
 _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-_NUMERIC = {"BIGINT", "INTEGER"}
 
 
 class FlowFormat(StrEnum):
@@ -254,12 +253,3 @@ def flows_sql(paths: Iterable[Path], con: duckdb.DuckDBPyConnection | None = Non
             parts.append(_nfdump_sql(source))
     parts.extend(_parquet_sql(group) for group in parquet_groups.values())
     return "\nUNION ALL\n".join(parts)
-
-
-def column_types() -> dict[str, str]:
-    """Name → SQL type of the normalized schema (for writers and tests)."""
-    return {c.name: c.sql_type for c in COLUMNS}
-
-
-def numeric_columns() -> tuple[str, ...]:
-    return tuple(c.name for c in COLUMNS if c.sql_type in _NUMERIC)
