@@ -92,3 +92,14 @@ def world(ctx: Context) -> World:
     ids = [r.reports[0].case_id for r in (acme, csam, shop)]
     assert all(ids), [r.reports for r in (acme, csam, shop)]
     return World(*ids)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with production costs takes ~0.1 s per hash; tests need many. Same code path."""
+    from argon2 import PasswordHasher
+
+    from abusedesk.users import service
+
+    monkeypatch.setattr(service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(service, "_DUMMY_HASH", service._hasher.hash("dummy"))

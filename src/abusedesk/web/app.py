@@ -21,7 +21,7 @@ from abusedesk.web.api import cases, inventory, reports
 from abusedesk.web.auth import CurrentUser, LoginRequired, home_for, login_redirect
 from abusedesk.web.auth import router as auth_router
 from abusedesk.web.pages import WEB_DIR, render
-from abusedesk.web.security import session_middleware
+from abusedesk.web.security import RateLimiter, session_middleware
 
 
 def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -87,6 +87,8 @@ def create_app(ctx: Context, *, background: bool | None = None) -> FastAPI:
     app.add_exception_handler(LoginRequired, _login_required_handler)
     settings = ctx.settings
     app.middleware("http")(session_middleware(settings.secret_key, settings.session_max_age_seconds, settings.cookie_secure))
+    app.state.login_limiter = RateLimiter(settings.login_rate_limit, 900)
+    app.state.report_limiter = RateLimiter(settings.report_rate_limit, settings.report_rate_window_seconds)
     app.include_router(reports.router)
     app.include_router(cases.router)
     app.include_router(inventory.router)

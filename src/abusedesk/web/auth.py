@@ -63,7 +63,7 @@ GRANTS: dict[Can, frozenset[Role]] = {
 }
 
 
-def allowed(user: User | None, capability: Can) -> bool:
+def allowed(user: Viewer | None, capability: Can) -> bool:
     return user is not None and user.role in GRANTS[capability]
 
 
@@ -79,28 +79,34 @@ class LoginRequired(Exception):  # noqa: N818 - a signal, not an error
     """Raised for anonymous requests to signed-in pages; answered with a redirect to /login."""
 
 
-def current_user(request: Request, session: DbSession) -> User | None:
-    """The signed-in user, if the session names one that is still enabled and current."""
+def current_user(request: Request, ctx: AppContext) -> Viewer | None:
+    """The signed-in user, if the session names one that is still enabled and current.
+
+    Looked up in its own short transaction and returned as a plain snapshot, so a view can
+    run flows that open their own transactions (SQLite allows one writer at a time).
+    """
     data = get_session(request)
     uid, version = data.get("uid"), data.get("ver")
     if not isinstance(uid, int):
         return None
-    user = session.get(User, uid)
-    if user is None or user.disabled_at is not None or user.session_version != version:
+    with ctx.transaction() as session:
+        user = session.get(User, uid)
+        viewer = Viewer(user.id, user.username, user.role, user.account_id) if user is not None else None
+        valid = user is not None and user.disabled_at is None and user.session_version == version
+    if viewer is None or not valid:
         data.drop("uid", "ver")
         return None
-    # a plain snapshot for templates: error pages render after a rollback expired the row
-    request.state.user = Viewer(user.id, user.username, user.role, user.account_id)
-    return user
+    request.state.user = viewer
+    return viewer
 
 
-CurrentUser = Annotated[User | None, Depends(current_user)]
+CurrentUser = Annotated[Viewer | None, Depends(current_user)]
 
 
 def require(capability: Can) -> object:
     """Dependency factory: the user, or 303 to login (anonymous) / 403 (wrong role)."""
 
-    def dependency(user: CurrentUser) -> User:
+    def dependency(user: CurrentUser) -> Viewer:
         if user is None:
             raise LoginRequired
         if user.role not in GRANTS[capability]:
@@ -110,7 +116,7 @@ def require(capability: Can) -> object:
     return Depends(dependency)
 
 
-def actor_of(user: User) -> str:
+def actor_of(user: Viewer | User) -> str:
     return f"user:{user.username}"
 
 
@@ -129,7 +135,7 @@ def _safe_next(value: object, fallback: str) -> str:
     return fallback
 
 
-def home_for(user: User) -> str:
+def home_for(user: Viewer | User) -> str:
     return "/portal" if user.role == Role.CUSTOMER else "/console"
 
 
@@ -141,14 +147,11 @@ def start_session(request: Request, user: User) -> None:
 
 
 router = APIRouter(include_in_schema=False)
-_login_limiters: dict[int, RateLimiter] = {}
 
 
-def _login_limiter(ctx: AppContext) -> RateLimiter:
-    key = id(ctx)
-    if key not in _login_limiters:
-        _login_limiters[key] = RateLimiter(ctx.settings.login_rate_limit, 900)
-    return _login_limiters[key]
+def _login_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.login_limiter
+    return limiter
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -159,10 +162,11 @@ def login_form(request: Request, ctx: AppContext, next: str = "") -> HTMLRespons
 @router.post("/login", response_model=None)
 def login_submit(request: Request, ctx: AppContext, session: DbSession, form: Annotated[FormData, Depends(csrf_form)]) -> Response:
     username, password = str(form.get("username") or ""), str(form.get("password") or "")
-    limiter = _login_limiter(ctx)
+    limiter = _login_limiter(request)
     address = client_address(request)
-    user = check_password(session, username, password) if limiter.allowed(address) else None
+    user = None if limiter.blocked(address) else check_password(session, username, password)
     if user is None:
+        limiter.hit(address)  # only failures count: people who know their password are never slowed
         record(session, actor=f"web:{address}", action="user.login_failed", object_type="user", object_id=username[:128], data={})
         context = {"next": _safe_next(form.get("next"), ""), "error": "Wrong username or password, or the account is disabled.", "oidc": bool(ctx.settings.oidc_issuer)}
         return render(request, "login.html", context, status_code=401)

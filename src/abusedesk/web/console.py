@@ -27,9 +27,8 @@ from abusedesk.notices.models import OutboundMessage
 from abusedesk.policy.models import Severity
 from abusedesk.policy.taxonomy import Category
 from abusedesk.reports.models import Report
-from abusedesk.users.models import User
 from abusedesk.web import bridge
-from abusedesk.web.auth import Can, actor_of, allowed, require
+from abusedesk.web.auth import Can, Viewer, actor_of, allowed, require
 from abusedesk.web.deps import AppContext, DbSession
 from abusedesk.web.models import Appeal, CaseMessage, CaseNote, MessageKind
 from abusedesk.web.pages import render
@@ -37,18 +36,18 @@ from abusedesk.web.queue import SORT_NAMES, QueueQuery, queue_page, restricted_c
 from abusedesk.web.security import csrf_form
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[User, require(Can.READ_CASES)]
-Worker = Annotated[User, require(Can.WORK_CASES)]
-Approver = Annotated[User, require(Can.APPROVE_ACTIONS)]
+Reader = Annotated[Viewer, require(Can.READ_CASES)]
+Worker = Annotated[Viewer, require(Can.WORK_CASES)]
+Approver = Annotated[Viewer, require(Can.APPROVE_ACTIONS)]
 Form = Annotated[FormData, Depends(csrf_form)]
 MAX_TEXT = 20_000
 
 
-def hidden_for(ctx: Context, user: User) -> frozenset[str]:
+def hidden_for(ctx: Context, user: Viewer) -> frozenset[str]:
     return restricted_categories(ctx.policy, may_see_restricted=allowed(user, Can.SEE_RESTRICTED))
 
 
-def case_for(session: Session, ctx: Context, user: User, ref: str) -> Case:
+def case_for(session: Session, ctx: Context, user: Viewer, ref: str) -> Case:
     """The case, or 404 for one that does not exist *or* that this role may not know about."""
     case_id = parse_ref(ref)
     case = session.get(Case, case_id) if case_id is not None else None
@@ -61,7 +60,7 @@ def _int_or_none(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def _queue_query(request: Request, ctx: Context, user: User) -> QueueQuery:
+def _queue_query(request: Request, ctx: Context, user: Viewer) -> QueueQuery:
     p = request.query_params
     sort = p.get("sort", "id")
     return QueueQuery(
@@ -138,7 +137,7 @@ def _back(form: FormData, message: str) -> Response:
     return RedirectResponse(f"{back}{glue}{urlencode({'flash': message})}", status_code=status.HTTP_303_SEE_OTHER)
 
 
-def _assign(session: Session, case: Case, assignee: str | None, user: User) -> None:
+def _assign(session: Session, case: Case, assignee: str | None, user: Viewer) -> None:
     if assignee is not None and len(assignee) > 128:
         raise ValueError("assignee name too long")
     before = case.assignee
@@ -271,7 +270,7 @@ def act(ref: str, action_id: int, verb: str, ctx: AppContext, session: DbSession
 
 
 @router.post("/console/cases/{ref}/appeals/{appeal_id}", response_model=None)
-def decide_appeal(ref: str, appeal_id: int, ctx: AppContext, session: DbSession, user: Annotated[User, require(Can.DECIDE_APPEALS)], form: Form) -> Response:
+def decide_appeal(ref: str, appeal_id: int, ctx: AppContext, session: DbSession, user: Annotated[Viewer, require(Can.DECIDE_APPEALS)], form: Form) -> Response:
     """A person decides; the outcome is recorded and shown to the customer (DSA Art. 20)."""
     case = case_for(session, ctx, user, ref)
     appeal = session.get(Appeal, appeal_id)
@@ -285,7 +284,7 @@ def decide_appeal(ref: str, appeal_id: int, ctx: AppContext, session: DbSession,
 
 
 @router.get("/console/go", response_model=None)
-def go(q: Annotated[str, Query(max_length=200)] = "") -> Response:
+def go(_user: Reader, q: Annotated[str, Query(max_length=200)] = "") -> Response:
     """Jump to a case by its reference (``AD-2026-000123``) from the search box."""
     case_id = parse_ref(q)
     target = f"/console/cases/{case_id}" if case_id is not None else "/console"

@@ -21,15 +21,14 @@ from abusedesk.audit.service import record, verify
 from abusedesk.cases.models import Case
 from abusedesk.context import Context
 from abusedesk.intake.models import RawInput
-from abusedesk.intake.service import list_quarantine
+from abusedesk.intake.service import list_quarantine, raw_bytes
 from abusedesk.inventory.models import Account
 from abusedesk.inventory.service import list_resources
 from abusedesk.reports.flows import retry_raw
 from abusedesk.reports.models import Report
-from abusedesk.users.models import User
 from abusedesk.users.service import list_users
 from abusedesk.web import bridge
-from abusedesk.web.auth import Can, actor_of, require
+from abusedesk.web.auth import Can, Viewer, actor_of, require
 from abusedesk.web.console import hidden_for
 from abusedesk.web.deps import AppContext, DbSession
 from abusedesk.web.mailview import part_payload, safe_filename, view_raw
@@ -37,11 +36,11 @@ from abusedesk.web.pages import render
 from abusedesk.web.security import csrf_form
 
 router = APIRouter(include_in_schema=False)
-Reader = Annotated[User, require(Can.READ_CASES)]
+Reader = Annotated[Viewer, require(Can.READ_CASES)]
 Form = Annotated[FormData, Depends(csrf_form)]
 
 
-def _raw_for(session: Session, ctx: Context, user: User, raw_id: int) -> RawInput:
+def _raw_for(session: Session, ctx: Context, user: Viewer, raw_id: int) -> RawInput:
     """404 unless the raw exists and none of its reports is in a category hidden from this role."""
     raw = session.get(RawInput, raw_id)
     if raw is None:
@@ -69,7 +68,7 @@ def _download(data: bytes, filename: str) -> Response:
 def raw_view(request: Request, raw_id: int, ctx: AppContext, session: DbSession, user: Reader) -> HTMLResponse:
     raw = _raw_for(session, ctx, user, raw_id)
     try:
-        data = ctx.blobs.get(raw.sha256)
+        data = raw_bytes(ctx.blobs, raw)
     except KeyError:
         return render(request, "console/raw.html", {"raw": raw, "view": None, "missing": True})
     return render(request, "console/raw.html", {"raw": raw, "view": view_raw(data), "missing": False})
@@ -79,7 +78,7 @@ def raw_view(request: Request, raw_id: int, ctx: AppContext, session: DbSession,
 def raw_download(raw_id: int, ctx: AppContext, session: DbSession, user: Reader) -> Response:
     raw = _raw_for(session, ctx, user, raw_id)
     try:
-        data = ctx.blobs.get(raw.sha256)
+        data = raw_bytes(ctx.blobs, raw)
     except KeyError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the stored bytes are missing") from None
     record(session, actor=actor_of(user), action="evidence.downloaded", object_type="raw_input", object_id=raw.id, data={"sha256": raw.sha256})
@@ -90,7 +89,7 @@ def raw_download(raw_id: int, ctx: AppContext, session: DbSession, user: Reader)
 def raw_part(raw_id: int, index: int, ctx: AppContext, session: DbSession, user: Reader) -> Response:
     raw = _raw_for(session, ctx, user, raw_id)
     try:
-        found = part_payload(ctx.blobs.get(raw.sha256), index)
+        found = part_payload(raw_bytes(ctx.blobs, raw), index)
     except KeyError:
         found = None
     if found is None:
@@ -100,7 +99,7 @@ def raw_part(raw_id: int, index: int, ctx: AppContext, session: DbSession, user:
 
 
 @router.get("/console/accounts/{account_id}", response_class=HTMLResponse)
-def account_page(request: Request, account_id: str, ctx: AppContext, session: DbSession, user: Annotated[User, require(Can.READ_ACCOUNTS)]) -> HTMLResponse:
+def account_page(request: Request, account_id: str, ctx: AppContext, session: DbSession, user: Annotated[Viewer, require(Can.READ_ACCOUNTS)]) -> HTMLResponse:
     account = session.get(Account, account_id)
     if account is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such account")
@@ -119,12 +118,12 @@ def account_page(request: Request, account_id: str, ctx: AppContext, session: Db
 
 
 @router.get("/console/quarantine", response_class=HTMLResponse)
-def quarantine_page(request: Request, session: DbSession, _user: Annotated[User, require(Can.QUARANTINE)]) -> HTMLResponse:
+def quarantine_page(request: Request, session: DbSession, _user: Annotated[Viewer, require(Can.QUARANTINE)]) -> HTMLResponse:
     return render(request, "console/quarantine.html", {"rows": list_quarantine(session, limit=200), "flash": request.query_params.get("flash", "")[:300]})
 
 
 @router.post("/console/quarantine/{raw_id}/retry", response_model=None)
-def quarantine_retry(raw_id: int, ctx: AppContext, user: Annotated[User, require(Can.QUARANTINE)], _form: Form) -> Response:
+def quarantine_retry(raw_id: int, ctx: AppContext, user: Annotated[Viewer, require(Can.QUARANTINE)], _form: Form) -> Response:
     try:
         result = retry_raw(ctx, raw_id, actor=actor_of(user))
         message = f"input {raw_id}: still quarantined: {result.error}" if result.quarantined else f"input {raw_id}: {len(result.reports)} report(s) parsed"
@@ -135,7 +134,7 @@ def quarantine_retry(raw_id: int, ctx: AppContext, user: Annotated[User, require
 
 @router.get("/console/audit", response_class=HTMLResponse)
 def audit_page(
-    request: Request, session: DbSession, _user: Annotated[User, require(Can.READ_AUDIT)],
+    request: Request, session: DbSession, _user: Annotated[Viewer, require(Can.READ_AUDIT)],
     before: Annotated[int | None, Query(ge=1)] = None, object_type: Annotated[str, Query(max_length=40)] = "",
     object_id: Annotated[str, Query(max_length=200)] = "", check: bool = False,
 ) -> HTMLResponse:
@@ -154,7 +153,7 @@ def audit_page(
 
 
 @router.get("/console/legal", response_class=HTMLResponse)
-def legal_page(request: Request, ctx: AppContext, session: DbSession, user: Annotated[User, require(Can.LEGAL)]) -> HTMLResponse:
+def legal_page(request: Request, ctx: AppContext, session: DbSession, user: Annotated[Viewer, require(Can.LEGAL)]) -> HTMLResponse:
     """Restricted cases (CSAM) and, later, law-enforcement requests and legal holds."""
     restricted = sorted(str(c.value) for c, p in ctx.policy.categories.items() if p.restricted_to_legal)
     hidden = hidden_for(ctx, user)
@@ -165,5 +164,5 @@ def legal_page(request: Request, ctx: AppContext, session: DbSession, user: Anno
 
 
 @router.get("/console/users", response_class=HTMLResponse)
-def users_page(request: Request, session: DbSession, _user: Annotated[User, require(Can.ADMIN_USERS)]) -> HTMLResponse:
+def users_page(request: Request, session: DbSession, _user: Annotated[Viewer, require(Can.ADMIN_USERS)]) -> HTMLResponse:
     return render(request, "console/users.html", {"users": list_users(session)})

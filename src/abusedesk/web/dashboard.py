@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from abusedesk.users.models import User
-from abusedesk.web.auth import Can, require
+from abusedesk.web.auth import Can, Viewer, require
 from abusedesk.web.console import hidden_for
 from abusedesk.web.deps import AppContext, DbSession
 from abusedesk.web.pages import render
@@ -19,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/console/dashboard", response_class=HTMLResponse)
 def dashboard_page(
-    request: Request, ctx: AppContext, session: DbSession, user: Annotated[User, require(Can.DASHBOARD)],
+    request: Request, ctx: AppContext, session: DbSession, user: Annotated[Viewer, require(Can.DASHBOARD)],
     days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> HTMLResponse:
     figures = dashboard(session, days=days, hidden=hidden_for(ctx, user))

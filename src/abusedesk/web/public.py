@@ -158,15 +158,9 @@ def _category_arg(raw: str | None) -> Category | None:
         return None
 
 
-_limiters: dict[int, RateLimiter] = {}
-
-
-def limiter_for(ctx: Context) -> RateLimiter:
-    """One limiter per application context (tests build many contexts)."""
-    key = id(ctx)
-    if key not in _limiters:
-        _limiters[key] = RateLimiter(ctx.settings.report_rate_limit, ctx.settings.report_rate_window_seconds)
-    return _limiters[key]
+def limiter_for(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.report_limiter
+    return limiter
 
 
 def _form_page(request: Request, ctx: Context, category: Category | None, *, errors: dict[str, str] | None = None, values: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
@@ -195,7 +189,7 @@ def report_submit(request: Request, ctx: AppContext, form: Annotated[FormData, D
     if checked.errors:
         values = {k: str(v) for k, v in form.items() if k != "csrf" and isinstance(v, str)}
         return _form_page(request, ctx, category, errors=checked.errors, values=values, status_code=422)
-    limiter = limiter_for(ctx)  # counts accepted submissions only: fixing a typo costs nothing
+    limiter = limiter_for(request)  # counts accepted submissions only: fixing a typo costs nothing
     address = client_address(request)
     if not limiter.allowed(address):
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "Too many reports from your address; please try again later.", headers={"Retry-After": str(limiter.retry_after(address))})

@@ -134,6 +134,16 @@ class RateLimiter:
                 self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] < self.window}
             return True
 
+    def blocked(self, key: str) -> bool:
+        """Whether ``key`` is over the limit, without counting this look."""
+        with self._lock:
+            return len(self._trim(key, self.clock())) >= self.limit
+
+    def hit(self, key: str) -> None:
+        """Count one event (e.g. a failed login) against ``key``."""
+        with self._lock:
+            self._trim(key, self.clock()).append(self.clock())
+
     def retry_after(self, key: str) -> int:
         with self._lock:
             hits = self._trim(key, self.clock())
