@@ -122,12 +122,14 @@ def run_spark(
             SparkSession.builder.master(master)
             .appName("abusedesk-detect")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")
             .getOrCreate()
         )
+        spark.sparkContext.setLogLevel("ERROR")  # findings go to stdout, our progress to stderr
         try:
             spark.read.parquet(str(normalized)).createOrReplaceTempView("flows")
             stages = []
