@@ -54,10 +54,26 @@ def start_folder_watch(ctx: Context) -> Running:
     return Running("watch", stop)
 
 
+def start_scheduler(ctx: Context) -> Running:
+    """The deadline scheduler: enqueues due escalations idempotently (enforcement/scheduler.py)."""
+    from abusedesk.enforcement.scheduler import DeadlineScheduler
+
+    scheduler = DeadlineScheduler(ctx)
+    thread = threading.Thread(target=scheduler.serve_forever, name="abusedesk-scheduler", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        scheduler.stop()
+        thread.join(timeout=10)
+
+    return Running("scheduler", stop)
+
+
 def start_background(ctx: Context) -> list[Running]:
     """Everything ``abusedesk serve`` runs besides HTTP, in start order."""
     running = [start_worker(ctx)]
     try:
+        running.append(start_scheduler(ctx))
         if ctx.settings.smtp_enabled:
             running.append(start_smtp_listener(ctx))
         if ctx.settings.watch_dir is not None:
