@@ -73,11 +73,11 @@ def start_background(ctx: Context) -> list[Running]:
     """Everything ``abusedesk serve`` runs besides HTTP, in start order."""
     running = [start_worker(ctx)]
     try:
-        running.append(start_scheduler(ctx))
         if ctx.settings.smtp_enabled:
             running.append(start_smtp_listener(ctx))
         if ctx.settings.watch_dir is not None:
             running.append(start_folder_watch(ctx))
+        running.append(start_scheduler(ctx))
     except BaseException:
         stop_background(running)
         raise

@@ -198,7 +198,7 @@ def test_serve_runs_the_smtp_listener_and_the_folder_watch(make_settings: Callab
     load_inventory(ctx)
     running = start_background(ctx)
     try:
-        assert [r.name for r in running] == ["worker", "smtp", "watch"]
+        assert [r.name for r in running] == ["worker", "smtp", "watch", "scheduler"]
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
             client.sendmail("victim@reporter.example", ["abuse@abusedesk.test"], complaint(sender="victim@reporter.example"))
         (folder / "scan.csv").write_bytes(SHADOWSERVER.read_bytes())
