@@ -212,3 +212,24 @@ def test_serve_runs_the_smtp_listener_and_the_folder_watch(make_settings: Callab
     assert _count(ctx, RawInput, RawInput.status == RawStatus.PARSED) == 2
     assert (folder / "processed" / "scan.csv").exists()
     ctx.close()
+
+
+def test_sub_folders_named_after_a_hint_give_lists_their_category(ctx: Context, make_settings: Callable[..., Settings], folder: Path) -> None:
+    load_inventory(ctx)
+    watcher = _watcher(make_settings, folder)
+    for name in ("iplist:security.scan", "iplist=email.spam", "iplist:no.such", "holiday-photos"):
+        (folder / name).mkdir()
+    (folder / "iplist:security.scan" / "scanners.txt").write_bytes(LIST)
+    (folder / "iplist=email.spam" / "spammers.txt").write_bytes(b"192.0.2.20\n")
+    (folder / "iplist:no.such" / "x.txt").write_bytes(b"192.0.2.30\n")
+    (folder / "holiday-photos" / "beach.jpg").write_bytes(b"\xff\xd8\xff")
+    outcomes = {o.name: o for o in watcher.scan_once()}
+    assert set(outcomes) == {"scanners.txt", "spammers.txt"}
+    assert (folder / "iplist:security.scan" / "processed" / "scanners.txt").exists()
+    assert (folder / "iplist:no.such" / "x.txt").exists() and (folder / "holiday-photos" / "beach.jpg").exists()
+    with ctx.transaction() as session:
+        rows = dict(session.execute(select(Report.category, func.count()).group_by(Report.category)).all())
+        hints = set(session.execute(select(RawInput.format_hint)).scalars())
+    assert rows == {"security.scan": 3, "email.spam": 1}
+    assert hints == {"iplist:security.scan", "iplist:email.spam"}
+    watcher.ctx.close()

@@ -11,6 +11,9 @@ Files still being written are left alone: names starting with ``.`` or ending in
 ``.tmp``/``.part``/``.partial``/``~`` are skipped (write under such a name, then rename),
 and any other file is taken only once its size and mtime have been the same on two scans
 and it is at least ``watch_settle_seconds`` old.
+
+Sub-folders named after a parser hint (``shadowserver/``, ``iplist:security.scan/``) parse
+their files that way: a plain list has no category of its own (see ``FolderWatcher.folders``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from abusedesk.context import Context
-from abusedesk.intake.feeds import describe, process_hinted
+from abusedesk.formats.registry import format_names
+from abusedesk.intake.feeds import describe, format_hint, process_hinted
 from abusedesk.intake.models import RawStatus
 from abusedesk.intake.service import store_raw
 
@@ -48,6 +52,18 @@ def is_partial(name: str) -> bool:
     return name.startswith(".") or name.lower().endswith(_PARTIAL_SUFFIXES)
 
 
+def folder_hint(name: str) -> str | None:
+    """The parser hint a sub-folder's name stands for, or None when it names none."""
+    fmt, sep, category = name.replace("=", ":", 1).partition(":")
+    try:
+        hint = format_hint(fmt, category if sep else None)
+    except ValueError:
+        return None
+    if hint is None or fmt not in format_names():
+        return None
+    return hint
+
+
 class FolderWatcher:
     """Scans ``folder`` every ``watch_poll_seconds``; one thread, one file at a time."""
 
@@ -57,38 +73,62 @@ class FolderWatcher:
         self._last: dict[str, tuple[int, int]] = {}
         self._stop = threading.Event()
 
-    def ready(self, now: float | None = None) -> list[Path]:
-        """Files complete enough to take: stable since the previous scan and old enough."""
+    def ready(self, now: float | None = None) -> list[tuple[Path, str | None]]:
+        """Files complete enough to take, with their folder's parser hint.
+
+        Stable means: the same size and mtime as on the previous scan, and old enough.
+        """
         settle = self.ctx.settings.watch_settle_seconds
         now = time.time() if now is None else now
         seen: dict[str, tuple[int, int]] = {}
-        ready: list[Path] = []
+        ready: list[tuple[Path, str | None]] = []
+        for directory, hint in self.folders():
+            try:
+                entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                if is_partial(entry.name) or not entry.is_file(follow_symlinks=False):
+                    continue
+                stat = entry.stat(follow_symlinks=False)
+                signature = (stat.st_size, stat.st_mtime_ns)
+                seen[entry.path] = signature
+                stable = settle <= 0 or self._last.get(entry.path) == signature
+                if stable and now - stat.st_mtime >= settle:
+                    ready.append((Path(entry.path), hint))
+        self._last = seen
+        return ready
+
+    def folders(self) -> list[tuple[Path, str | None]]:
+        """The folder itself (formats detected) and sub-folders named after a parser hint.
+
+        ``shadowserver/`` forces a format; ``iplist:security.scan/`` (or ``iplist=...``, for
+        file systems without colons) gives plain lists their category. Other sub-folders
+        are left alone.
+        """
+        found: list[tuple[Path, str | None]] = [(self.folder, None)]
         try:
             entries = sorted(os.scandir(self.folder), key=lambda e: e.name)
         except FileNotFoundError:
-            return []
+            return found
         for entry in entries:
-            if is_partial(entry.name) or not entry.is_file(follow_symlinks=False):
+            if entry.name in (PROCESSED, FAILED) or entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
                 continue
-            stat = entry.stat(follow_symlinks=False)
-            signature = (stat.st_size, stat.st_mtime_ns)
-            seen[entry.name] = signature
-            stable = settle <= 0 or self._last.get(entry.name) == signature
-            if stable and now - stat.st_mtime >= settle:
-                ready.append(Path(entry.path))
-        self._last = seen
-        return ready
+            hint = folder_hint(entry.name)
+            if hint is not None:
+                found.append((Path(entry.path), hint))
+        return found
 
     def scan_once(self, now: float | None = None) -> list[WatchOutcome]:
         self.folder.mkdir(parents=True, exist_ok=True)
         outcomes = []
-        for path in self.ready(now):
+        for path, hint in self.ready(now):
             if self._stop.is_set():
                 break
-            outcomes.append(self.take(path))
+            outcomes.append(self.take(path, hint))
         return outcomes
 
-    def take(self, path: Path) -> WatchOutcome:
+    def take(self, path: Path, hint: str | None = None) -> WatchOutcome:
         """Ingest one file (store + parse in one transaction), then move it aside."""
         size = path.stat().st_size
         limit = self.ctx.settings.max_feed_bytes
@@ -98,7 +138,7 @@ class FolderWatcher:
             return WatchOutcome(path.name, FAILED, None, 0, False, detail)
         data = path.read_bytes()
         with self.ctx.transaction() as session:
-            stored = store_raw(session, self.ctx.blobs, data, channel=CHANNEL, filename=path.name[:300], actor="watch")
+            stored = store_raw(session, self.ctx.blobs, data, channel=CHANNEL, filename=path.name[:300], format_hint=hint, actor="watch")
             if stored.raw.status == RawStatus.RECEIVED:
                 result = process_hinted(self.ctx, session, stored.raw, data=data, actor="watch")
             else:
@@ -111,7 +151,7 @@ class FolderWatcher:
         return WatchOutcome(path.name, status, raw_id, len(result.reports), result.duplicate, result.error)
 
     def _move(self, path: Path, where: str, reason: str | None) -> None:
-        target_dir = self.folder / where
+        target_dir = path.parent / where
         target_dir.mkdir(exist_ok=True)
         target = target_dir / path.name
         if target.exists():
