@@ -210,3 +210,12 @@ def test_a_bounced_notice_is_noted_on_its_case_but_stays_ignored(ctx: Context, d
     raw = deliver(dsn("<unknown@elsewhere.example>"), mail_from="")
     assert raw.status == RawStatus.IGNORED
     assert _count(ctx, Correspondence) == 1
+
+
+def test_a_hostile_subject_cannot_break_or_inject_into_the_acknowledgement(ctx: Context, deliver: Deliver, sent: RecordingTransport) -> None:
+    # an encoded line feed would otherwise smuggle a header into our reply
+    raw = deliver(complaint(subject="=?utf-8?q?spam=0D=0ABcc:_victim@evil.example?="))
+    assert raw.meta["ack"].startswith("queued")
+    (ack,) = _acks(ctx, sent)
+    assert ack["Bcc"] is None
+    assert "\n" not in str(ack["Subject"]) and "Bcc: victim@evil.example" in str(ack["Subject"])

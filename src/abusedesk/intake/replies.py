@@ -33,7 +33,7 @@ from abusedesk.timeutil import utcnow
 
 BODY_LIMIT = 20_000
 _MSGID = re.compile(r"<[^<>\s]{1,250}>")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
 @dataclass(frozen=True, slots=True)
