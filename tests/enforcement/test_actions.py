@@ -145,3 +145,45 @@ def test_an_adapter_failure_is_retried_then_marked_failed(ctx: Context) -> None:
         job.run_after = job.created_at
     work(ctx)
     assert _state(ctx, action_id) == "failed" and Broken.calls == 2
+
+
+def test_an_address_that_moved_after_approval_is_not_touched(ctx: Context) -> None:
+    from abusedesk.inventory.service import end_resource
+    from abusedesk.timeutil import utcnow
+
+    setup(ctx)
+    with ctx.transaction() as session:
+        action = propose(ctx, session, Proposal(ActionKind.BLOCK_IP, "after", "ip", "198.51.100.7", "x"), actor="alice", approve=True)
+        action_id = action.id
+        holding_id = action.params["inventory_resource_id"]
+    with ctx.transaction() as session:  # the customer gives the address back before the worker runs
+        end_resource(session, resource_id=holding_id, valid_to=utcnow(), actor="provisioning")
+    work(ctx)
+    with ctx.transaction() as session:
+        action = session.get(EnforcementAction, action_id)
+        assert action is not None and action.state == "failed" and "no account holds" in (action.last_error or "")
+        assert session.get(InventoryResource, holding_id).state == "active"  # type: ignore[union-attr]
+
+
+def test_a_restriction_with_a_duration_lifts_itself(ctx: Context) -> None:
+    from datetime import timedelta
+
+    import time_machine
+
+    from abusedesk.timeutil import utcnow
+
+    setup(ctx)
+    ends = utcnow() + timedelta(hours=6)
+    with ctx.transaction() as session:
+        action = propose(ctx, session, Proposal(ActionKind.BLOCK_IP, "acme", "ip", "192.0.2.40", "x", ends_at=ends), actor="alice", approve=True)
+        action_id = action.id
+        record = session.execute(select(DecisionRecord).where(DecisionRecord.action_id == action_id)).scalar_one()
+        assert record.end_date == ends.date() and record.restriction.endswith(f"until {ends.date().isoformat()}")
+    work(ctx)
+    assert _state(ctx, action_id) == "applied"
+    with time_machine.travel(ends - timedelta(minutes=1), tick=False):
+        work(ctx)
+        assert _state(ctx, action_id) == "applied"
+    with time_machine.travel(ends + timedelta(seconds=1), tick=False):
+        work(ctx)
+    assert _state(ctx, action_id) == "reverted"

@@ -85,7 +85,11 @@ def test_escalation_fires_after_the_deadline_not_before_and_once(ctx: Context) -
     assert "acme" not in outcome.as_string().lower()  # the customer is never named to the reporter
     assert second["In-Reply-To"] == first["Message-ID"]
     assert first["Message-ID"] in second["References"]
-    assert "tcp/25" in second.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = second.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "tcp/25" in text
+    assert f"Statement of reasons (abusedesk-{case_id}-{action.id})" in text  # DSA Art. 17 in the notice
+    assert "Automated means: no automated detection; decided automatically by our enforcement playbook" in text
+    assert "Ground: our terms: No E-Mail or Other Message Abuse" in text
 
 
 def test_a_lost_deadline_job_is_recreated_by_the_scheduler_once(ctx: Context) -> None:

@@ -22,7 +22,7 @@ from abusedesk.cases.workflow import CaseStatus, can_transition, transition
 from abusedesk.context import Context
 from abusedesk.enforcement import playbooks as pb
 from abusedesk.enforcement.adapters.base import AdapterError
-from abusedesk.enforcement.models import ActionState, EnforcementAction
+from abusedesk.enforcement.models import ActionState, DecisionRecord, EnforcementAction, TargetKind
 from abusedesk.enforcement.service import (
     APPLY_JOB,
     RESTRICTIVE,
@@ -34,11 +34,12 @@ from abusedesk.enforcement.service import (
     add_strike,
     carry_out,
     case_of,
+    check_target,
     is_person,
     lift,
     propose,
 )
-from abusedesk.enforcement.statements import RESTRICTION_TEXT
+from abusedesk.enforcement.statements import RESTRICTION_TEXT, notice_view
 from abusedesk.jobs.models import Job
 from abusedesk.jobs.service import enqueue
 from abusedesk.notices.flows import notify_reporters, send_case_notice
@@ -48,6 +49,7 @@ from abusedesk.timeutil import as_utc, isoformat_z, parse_timestamp, utcnow
 
 PLAYBOOK_JOB = "enforcement.run_playbooks"
 DEADLINE_JOB = "enforcement.deadline"
+EXPIRE_JOB = "enforcement.expire"
 WAITING = frozenset({CaseStatus.NOTIFIED.value, CaseStatus.AWAITING_CUSTOMER.value})
 ACTOR = "playbook"
 
@@ -81,6 +83,23 @@ def _reports(session: Session, case: Case) -> list[Report]:
 def describe(action: EnforcementAction) -> str:
     text = RESTRICTION_TEXT.get(action.kind, action.kind).format(port=action.params.get("port", ""))
     return f"{text} ({action.target_kind} {action.target})" if action.target_kind != "account" else text
+
+
+def tell(
+    ctx: Context, session: Session, case: Case, actions: Sequence[EnforcementAction | None], *, actor: str,
+    deadline: datetime | None = None, force: bool = False,
+) -> object:
+    """The customer notice for a step: what was done, each restriction's statement of
+    reasons (DSA Art. 17, from its decision record) and the deadline, if any."""
+    taken = [a for a in actions if a is not None and a.state in (ActionState.APPROVED.value, ActionState.APPLIED.value)]
+    records: dict[int, DecisionRecord] = {}
+    if taken:
+        rows = session.execute(select(DecisionRecord).where(DecisionRecord.action_id.in_([a.id for a in taken]))).scalars()
+        records = {r.action_id: r for r in rows}
+    return send_case_notice(
+        ctx, session, case, actor=actor, deadline=deadline, force=force, actions=[describe(a) for a in taken],
+        statements=[notice_view(records[a.id]) for a in taken if a.id in records],
+    )
 
 
 def set_deadline(ctx: Context, session: Session, case: Case, *, actor: str) -> datetime:
@@ -170,8 +189,7 @@ def _notice_and_deadline(ctx: Context, session: Session, case: Case, reports: Se
         if action is not None:
             actions.append(action)
     due = set_deadline(ctx, session, case, actor=actor)
-    applied = [describe(a) for a in actions if a.state == ActionState.APPROVED.value]
-    send_case_notice(ctx, session, case, actor=actor, deadline=due, actions=applied)
+    tell(ctx, session, case, actions, actor=actor, deadline=due)
     _move(session, case, CaseStatus.NOTIFIED, actor=actor, reason=f"notice sent, strike {strikes}")
 
 
@@ -182,8 +200,7 @@ def _contain(ctx: Context, session: Session, case: Case, reports: Sequence[Repor
     kind = pb.next_restriction(cat.playbook, strikes) or ActionKind.BLOCK_IP
     action = _propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason="automatic containment: confident detection by our own monitoring")
     due = set_deadline(ctx, session, case, actor=actor)
-    done = [describe(action)] if action is not None and action.state == ActionState.APPROVED.value else []
-    send_case_notice(ctx, session, case, actor=actor, deadline=due, actions=done)
+    tell(ctx, session, case, [action], actor=actor, deadline=due)
     _move(session, case, CaseStatus.NOTIFIED, actor=actor, reason="contained and notified")
 
 
@@ -195,8 +212,7 @@ def act_on_confirmed(ctx: Context, session: Session, case: Case, *, actor: str, 
     kind = pb.next_restriction(cat.playbook, strikes)
     action = _propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason=reason) if kind else None
     due = set_deadline(ctx, session, case, actor=actor)
-    done = [describe(action)] if action is not None and action.state == ActionState.APPROVED.value else []
-    send_case_notice(ctx, session, case, actor=actor, deadline=due, actions=done)
+    tell(ctx, session, case, [action], actor=actor, deadline=due)
     _move(session, case, CaseStatus.NOTIFIED, actor=actor, reason=reason)
     return action
 
@@ -245,7 +261,7 @@ def escalate(ctx: Context, session: Session, case: Case, *, due: datetime, actor
         reason=f"deadline passed without remediation (strike {strikes})",
     )
     if action is not None and action.state == ActionState.APPROVED.value:
-        send_case_notice(ctx, session, case, actor=actor, actions=[describe(action)])
+        tell(ctx, session, case, [action], actor=actor)
     else:
         record(session, actor=actor, action="case.needs_analyst", object_type="case", object_id=case.id, data={"proposed": action.id if action else None})
     return True
@@ -281,6 +297,14 @@ def handle_apply(ctx: Context, session: Session, job: Job) -> None:
     action = session.get(EnforcementAction, int(job.payload["action_id"]))
     if action is None or action.state != ActionState.APPROVED.value:
         return
+    if action.kind in RESTRICTIVE and action.target_kind != TargetKind.ACCOUNT.value:
+        try:  # the address may have moved to another customer since the approval
+            check_target(ctx, session, account_id=action.account_id, target_kind=action.target_kind, target=action.target)
+        except ActionRefusedError as exc:
+            action.state = ActionState.FAILED.value
+            action.last_error = str(exc)
+            record(session, actor="worker", action="action.refused", object_type="action", object_id=action.id, data={"reason": str(exc)})
+            return
     try:
         result = carry_out(ctx, session, action)
     except AdapterError as exc:
@@ -303,14 +327,24 @@ def handle_apply(ctx: Context, session: Session, job: Job) -> None:
             original.reverted_at = now
             record(session, actor="worker", action="action.reverted", object_type="action", object_id=original.id, data={"by": action.id})
         return
+    if action.ends_at is not None and action.kind in RESTRICTIVE:
+        enqueue(session, EXPIRE_JOB, {"action_id": action.id}, run_after=action.ends_at, dedupe_key=f"action:{action.id}:expire")
     case = case_of(session, action)
     if case is None or action.kind not in RESTRICTIVE:
         return
     _move(session, case, CaseStatus.ACTIONED, actor="worker", reason=f"action {action.id} ({action.kind}) applied")
     cat = ctx.policy.category(case.category)
     if not cat.playbook.notify_before_action:
-        send_case_notice(ctx, session, case, actor="worker", actions=[describe(action)], force=True)
+        tell(ctx, session, case, [action], actor="worker", force=True)
     notify_reporters(ctx, session, case, outcome="actioned", actor="worker")
+
+
+def handle_expire(ctx: Context, session: Session, job: Job) -> None:
+    """A restriction with a duration ends by itself (through a ``restore`` action)."""
+    action = session.get(EnforcementAction, int(job.payload["action_id"]))
+    if action is None or action.state != ActionState.APPLIED.value:
+        return
+    lift(ctx, session, action.id, actor="system:expiry", reason="the restriction period ended")
 
 
 # ------------------------------------------------------------------------ analyst and customer

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from abusedesk.enforcement.flows import DEADLINE_JOB, PLAYBOOK_JOB, handle_apply, handle_deadline, handle_run_playbooks
+from abusedesk.enforcement.flows import (
+    DEADLINE_JOB,
+    EXPIRE_JOB,
+    PLAYBOOK_JOB,
+    handle_apply,
+    handle_deadline,
+    handle_expire,
+    handle_run_playbooks,
+)
 from abusedesk.enforcement.service import APPLY_JOB
 from abusedesk.enforcement.special import (
     MANDATED_JOB,
@@ -19,6 +27,7 @@ def enforcement_handlers() -> dict[str, Handler]:
         PLAYBOOK_JOB: handle_run_playbooks,
         DEADLINE_JOB: handle_deadline,
         APPLY_JOB: handle_apply,
+        EXPIRE_JOB: handle_expire,
         MANDATED_JOB: handle_mandated_report,
         RESTORE_JOB: handle_counter_notice_restore,
         DIGEST_JOB: handle_digest,

@@ -26,7 +26,7 @@ from abusedesk.cases.workflow import CaseStatus
 from abusedesk.context import Context
 from abusedesk.enforcement import playbooks as pb
 from abusedesk.enforcement.adapters.mandated import MandatedReporter, RecordingMandatedReporter
-from abusedesk.enforcement.flows import _move, _propose_rung, _strike, describe
+from abusedesk.enforcement.flows import _move, _propose_rung, _strike, tell
 from abusedesk.enforcement.models import (
     ActionState,
     CounterNotice,
@@ -40,7 +40,7 @@ from abusedesk.enforcement.service import RESTRICTIVE, EnforcementError, actions
 from abusedesk.intake.models import RawInput
 from abusedesk.jobs.models import Job
 from abusedesk.jobs.service import enqueue
-from abusedesk.notices.flows import send_case_notice, send_plain
+from abusedesk.notices.flows import send_plain
 from abusedesk.policy.models import ActionKind
 from abusedesk.reports.models import Report
 from abusedesk.timeutil import isoformat_z, utcnow
@@ -132,8 +132,7 @@ def run_dmca(ctx: Context, session: Session, case: Case, reports: Sequence[Repor
     strikes = _strike(ctx, session, case, "opened", actor=actor)
     kind = pb.next_restriction(cat.playbook, strikes) or ActionKind.DISABLE_URL
     action = _propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason="copyright notice: access disabled expeditiously (17 USC 512(c)(1)(C))")
-    done = [describe(action)] if action is not None and action.state == ActionState.APPROVED.value else []
-    send_case_notice(ctx, session, case, actor=actor, actions=done)
+    tell(ctx, session, case, [action], actor=actor)
     _move(session, case, CaseStatus.NOTIFIED, actor=actor, reason="copyright notice forwarded, access disabled")
 
 

@@ -176,6 +176,35 @@ def _reason_without_personal_data(text: str) -> str:
     return text
 
 
+AUTOMATION_TEXT = {
+    "AUTOMATED_DECISION_FULLY": "decided automatically by our enforcement playbook",
+    "AUTOMATED_DECISION_PARTIALLY": "proposed automatically and confirmed by a person",
+    "AUTOMATED_DECISION_NOT_AUTOMATED": "decided by a person",
+}
+SOURCE_TEXT = {
+    "SOURCE_ARTICLE_16": "a notice of illegal content from a third party",
+    "SOURCE_TRUSTED_FLAGGER": "a notice from a trusted flagger",
+    "SOURCE_TYPE_OTHER_NOTIFICATION": "a complaint from a third party",
+    "SOURCE_VOLUNTARY": "our own initiative (our own monitoring or review)",
+}
+
+
+def notice_view(record: DecisionRecord) -> dict[str, str]:
+    """The statement of reasons as the customer reads it in a notice (Art. 17(3) a-f)."""
+    scope = "worldwide" if not record.territorial_scope else ("the EU/EEA and all other countries" if len(record.territorial_scope) >= len(TERRITORIES) else ", ".join(record.territorial_scope))
+    return {
+        "restriction": record.restriction,
+        "scope": scope,
+        "duration": f"until {record.end_date.isoformat()}" if record.end_date else "until lifted",
+        "facts": record.facts,
+        "source": SOURCE_TEXT.get(record.source_type, record.source_type),
+        "automated": ("automated detection was used; " if record.automated_detection else "no automated detection; ") + AUTOMATION_TEXT.get(record.automated_decision, record.automated_decision),
+        "ground": ("law: " if record.ground == "illegal" else "our terms: ") + record.clause,
+        "explanation": record.explanation,
+        "reference": record.puid,
+    }
+
+
 # ------------------------------------------------------------------ Transparency Database
 
 

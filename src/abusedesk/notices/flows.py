@@ -102,6 +102,7 @@ def evidence_for(ctx: Context, session: Session, case: Case) -> tuple[str, str |
 def send_case_notice(
     ctx: Context, session: Session, case: Case, *, actor: str, actions: Sequence[str] = (),
     deadline: datetime | None = None, template: str | None = None, force: bool = False,
+    statements: Sequence[dict[str, str]] = (),
 ) -> OutboundMessage | Skipped:
     """Queue the customer notice for ``case`` (rendered from the category's template)."""
     cat = ctx.policy.category(case.category)
@@ -123,7 +124,7 @@ def send_case_notice(
     context: dict[str, Any] = {
         "subject": subject, "account_name": account.name or account.id, "resource": resource, "case_ref": ref,
         "category": case.category, "clause": cat.clause, "description": cat.description, "help": cat.help,
-        "actions": list(actions), "deadline": isoformat_z(deadline) if deadline else None,
+        "actions": list(actions), "statements": list(statements), "deadline": isoformat_z(deadline) if deadline else None,
         "deadline_in": format_duration(cat.playbook.deadline), "reporter": reporter, "evidence": evidence,
         "redress": ctx.policy.policy.redress, "report_count": case.report_count, "port": cat.playbook.restrict_port,
     }
