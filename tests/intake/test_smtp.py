@@ -220,3 +220,13 @@ def test_swaks_delivers_and_is_refused_like_any_mta(local_ctx: Context) -> None:
         raw = session.execute(select(RawInput)).scalar_one()
         assert raw.meta["smtp"]["rcpt_tos"] == ["abuse+spam@abusedesk.test"]
         assert b"192.0.2.10" in raw_bytes(local_ctx.blobs, raw)
+
+
+def test_the_same_bytes_on_parallel_connections_are_stored_once(ctx: Context, listener: SmtpListener) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = complaint()
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: send(listener, data), range(12)))
+    assert count(ctx, RawInput) == 1
+    assert count(ctx, Job, Job.kind == PROCESS_RAW) == 1

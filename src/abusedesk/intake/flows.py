@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import record
@@ -54,11 +55,21 @@ def enqueue_processing(session: Session, raw: RawInput) -> None:
 
 
 def accept_mail(ctx: Context, data: bytes, envelope: Envelope, *, channel: str = SMTP_CHANNEL, actor: str = "smtp") -> Accepted:
-    """Make a received message durable; returns once it is committed (then answer 250)."""
-    with ctx.transaction() as session:
-        stored = store_raw(session, ctx.blobs, data, channel=channel, meta={"smtp": envelope.as_meta()}, actor=actor)
-        enqueue_processing(session, stored.raw)
-        return Accepted(stored.raw.id, stored.raw.sha256, stored.created)
+    """Make a received message durable; returns once it is committed (then answer 250).
+
+    The same bytes arriving on two connections at once can race to insert the same hash
+    (PostgreSQL); the loser tries once more and finds the winner's row.
+    """
+    for attempt in (1, 2):
+        try:
+            with ctx.transaction() as session:
+                stored = store_raw(session, ctx.blobs, data, channel=channel, meta={"smtp": envelope.as_meta()}, actor=actor)
+                enqueue_processing(session, stored.raw)
+                return Accepted(stored.raw.id, stored.raw.sha256, stored.created)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def identity(ctx: Context) -> Identity:
