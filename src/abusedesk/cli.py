@@ -375,6 +375,10 @@ from abusedesk.enforcement.commands import export_app  # noqa: E402
 
 app.add_typer(export_app, name="export")
 
+from abusedesk.intake.commands import mail_app  # noqa: E402
+
+app.add_typer(mail_app, name="mail")
+
 
 def main() -> None:
     app()

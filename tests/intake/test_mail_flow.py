@@ -219,3 +219,24 @@ def test_a_hostile_subject_cannot_break_or_inject_into_the_acknowledgement(ctx: 
     (ack,) = _acks(ctx, sent)
     assert ack["Bcc"] is None
     assert "\n" not in str(ack["Subject"]) and "Bcc: victim@evil.example" in str(ack["Subject"])
+
+
+def test_an_analyst_can_list_set_aside_mail_and_process_it_anyway(ctx: Context, deliver: Deliver, sent: RecordingTransport) -> None:
+    from typer.testing import CliRunner
+
+    from abusedesk.cli import app
+
+    raw = deliver(complaint(headers={"Auto-Submitted": "auto-generated"}, subject="fail2ban report"))
+    assert raw.status == RawStatus.IGNORED
+    env = {"ABUSEDESK_DATA_DIR": str(ctx.settings.data_dir), "ABUSEDESK_DATABASE_URL": ctx.settings.effective_database_url}
+    runner = CliRunner()
+    listed = runner.invoke(app, ["mail", "ignored"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "Auto-Submitted" in listed.output and "victim@reporter.example" in listed.output
+    processed = runner.invoke(app, ["mail", "process", str(raw.id)], env=env)
+    assert processed.exit_code == 0, processed.output
+    assert "→ AD-" in processed.output
+    assert _count(ctx, Report) == 1
+    assert _acks(ctx, sent) == []
+    again = runner.invoke(app, ["mail", "process", str(raw.id)], env=env)
+    assert again.exit_code == 1 and "not ignored" in again.output

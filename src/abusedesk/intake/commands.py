@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from abusedesk.config import Settings
 from abusedesk.policy.loader import PolicyError
 
+if TYPE_CHECKING:
+    from abusedesk.context import Context
+
 feed_app = typer.Typer(help="Feed files: Shadowserver CSVs, XARF, plain IP/URL lists.", no_args_is_help=True)
-out = Console(highlight=False)
+mail_app = typer.Typer(help="Mail the intake set aside: loops, bounces, automatic mail, replies to cases.", no_args_is_help=True)
+#: piped output is not wrapped at 80 columns (scripts grep it)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
+
+
+def _context() -> Context:
+    from abusedesk.context import Context  # imported late: keeps ``abusedesk --help`` fast
+
+    try:
+        return Context.create(Settings())
+    except PolicyError as exc:
+        err.print(f"[red]policy error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
 
 
 @feed_app.command("import")
@@ -24,7 +41,6 @@ def feed_import(
     category: Annotated[str | None, typer.Option("--category", help="for plain lists: the TAXONOMY.md id every entry gets")] = None,
 ) -> None:
     """Store each file raw, parse it and route its reports; importing the same bytes again is a no-op."""
-    from abusedesk.context import Context
     from abusedesk.intake.feeds import format_hint, import_feed
 
     try:
@@ -32,11 +48,7 @@ def feed_import(
     except ValueError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    try:
-        ctx = Context.create(Settings())
-    except PolicyError as exc:
-        err.print(f"[red]policy error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+    ctx = _context()
     failed = False
     try:
         for path in paths:
@@ -64,3 +76,44 @@ def feed_import(
         ctx.close()
     if failed:
         raise typer.Exit(1)
+
+
+@mail_app.command("ignored")
+def mail_ignored(limit: Annotated[int, typer.Option(help="how many, newest first")] = 50) -> None:
+    """Mail that became no report: ignored (loops, bounces, robots) or filed on a case."""
+    from abusedesk.intake.flows import list_set_aside
+    from abusedesk.timeutil import isoformat_z
+
+    ctx = _context()
+    try:
+        with ctx.transaction() as session:
+            rows = list_set_aside(session, limit=limit)
+            table = Table("raw", "received", "status", "from (envelope)", "why")
+            for raw in rows:
+                smtp = (raw.meta or {}).get("smtp") or {}
+                why = raw.error or (f"case {raw.meta.get('case_id')}" if raw.meta.get("case_id") else "")
+                # envelope and reasons quote the sender: never rendered as markup
+                table.add_row(str(raw.id), isoformat_z(raw.received_at) or "", raw.status, escape(str(smtp.get("mail_from") or "")), escape(why[:120]))
+    finally:
+        ctx.close()
+    out.print(table)
+
+
+@mail_app.command("process")
+def mail_process(raw_id: Annotated[int, typer.Argument(help="the raw input id (R-<id>)")]) -> None:
+    """Override the rules: parse an ignored mail (or correspondence) into reports anyway."""
+    from abusedesk.intake.flows import process_anyway
+
+    ctx = _context()
+    try:
+        result = process_anyway(ctx, raw_id, actor="cli")
+    except LookupError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        ctx.close()
+    if result.quarantined:
+        out.print(f"quarantined: {escape(result.error or '')}")
+        raise typer.Exit(1)
+    for outcome in result.reports:
+        out.print(f"report {outcome.report_id} → {outcome.case_ref or outcome.outcome}: {escape(outcome.detail or '')}")

@@ -132,6 +132,35 @@ def process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: str
     return InboundResult(raw.id, "quarantined" if result.quarantined else "reports", ack, result)
 
 
+def process_anyway(ctx: Context, raw_id: int, *, actor: str) -> IngestResult:
+    """An analyst's override: parse an ignored mail (or one filed as correspondence) as reports.
+
+    For the mail the rules set aside wrongly, e.g. an automatic complaint in free text.
+    Never acknowledged (whoever sent it, the rules judged it a robot or a reply); any
+    correspondence row stays as history.
+    """
+    with ctx.transaction() as session:
+        raw = session.get(RawInput, raw_id)
+        if raw is None:
+            raise LookupError(f"no raw input {raw_id}")
+        if raw.status not in (RawStatus.IGNORED, RawStatus.CORRESPONDENCE):
+            raise LookupError(f"raw input {raw_id} is {raw.status}, not ignored or correspondence")
+        record(session, actor=actor, action="raw.process_anyway", object_type="raw_input", object_id=raw.id, data={"was": raw.status})
+        raw.meta = {**(raw.meta or {}), "processed_anyway_from": raw.status}
+        return process_hinted(ctx, session, raw, actor=actor)
+
+
+def list_set_aside(session: Session, *, limit: int = 100) -> list[RawInput]:
+    """Mail the rules did not turn into reports, newest first (the console's "ignored" view)."""
+    query = (
+        select(RawInput)
+        .where(RawInput.status.in_([RawStatus.IGNORED, RawStatus.CORRESPONDENCE]))
+        .order_by(RawInput.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(query).scalars())
+
+
 def _note_bounce(session: Session, raw: RawInput, message: EmailMessage, *, actor: str) -> None:
     """A bounce of one of our case mails: noted on that case; the mail stays ignored."""
     try:
