@@ -228,3 +228,14 @@ def test_other_categories_escalate_to_an_analyst(ctx: Context) -> None:
     [proposal] = actions(ctx, case_id)
     assert (proposal.kind, proposal.state) == ("block_ip", "proposed")  # the analyst decides
     assert audit_count(ctx, "case.needs_analyst", case_id) == 1
+
+
+def test_the_playbook_job_repeated_does_nothing_more(ctx: Context) -> None:
+    transport = setup(ctx)
+    case_id = ingest(ctx, report("email.spam"))
+    ingest(ctx, report("email.spam", at="2026-11-20T10:05:00Z"))  # a second batch touching the same case
+    with ctx.transaction() as session:
+        flows.enqueue_playbooks(session, [case_id])  # and a duplicate job, as after a crash
+    work(ctx)
+    assert len(transport.sent) == 1
+    assert audit_count(ctx, "strike.added") == 1 and audit_count(ctx, "case.deadline_set", case_id) == 1

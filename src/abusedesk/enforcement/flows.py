@@ -64,7 +64,9 @@ def enqueue_playbooks(session: Session, case_ids: Iterable[int]) -> Job | None:
 
 def handle_run_playbooks(ctx: Context, session: Session, job: Job) -> None:
     ids = [int(i) for i in job.payload["case_ids"]]
-    for case in session.execute(select(Case).where(Case.id.in_(ids)).order_by(Case.id)).scalars():
+    # row locks (PostgreSQL; SQLite serializes writers anyway): two batches touching the
+    # same new case run its first step once, the second sees it notified and does nothing
+    for case in session.execute(select(Case).where(Case.id.in_(ids)).order_by(Case.id).with_for_update()).scalars():
         run_playbook(ctx, session, case, actor=ACTOR)
 
 
@@ -231,7 +233,7 @@ def confirm_case(ctx: Context, session: Session, case: Case, *, actor: str) -> E
 
 
 def handle_deadline(ctx: Context, session: Session, job: Job) -> None:
-    case = session.get(Case, int(job.payload["case_id"]))
+    case = session.get(Case, int(job.payload["case_id"]), with_for_update=True)
     if case is None:
         return
     escalate(ctx, session, case, due=parse_timestamp(str(job.payload["due"])))
