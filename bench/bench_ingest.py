@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import postgres_context, sqlite_context, timed  # noqa: E402
+from common import postgres_context, sqlite_context, timed
 
-from abusedesk.context import Context  # noqa: E402
-from abusedesk.inventory.index import AttributionIndex, Holding, InventoryKind  # noqa: E402
-from abusedesk.inventory.csvfiles import parse_resources  # noqa: E402
-from abusedesk.inventory.service import import_holdings  # noqa: E402
-from abusedesk.reports.flows import ingest_batch, ingest_bytes  # noqa: E402
+from abusedesk.context import Context
+from abusedesk.inventory.csvfiles import parse_resources
+from abusedesk.inventory.index import AttributionIndex, Holding, InventoryKind
+from abusedesk.inventory.service import import_holdings
+from abusedesk.reports.flows import ingest_batch, ingest_bytes
 
 REPORTS = int(os.environ.get("BENCH_INGEST_REPORTS", "20000"))
 BASELINE = int(os.environ.get("BENCH_INGEST_BASELINE", "1000"))
@@ -98,7 +98,7 @@ def bench_lookups() -> None:
         else:
             value, kind = str(ipaddress.IPv4Address(0x0B000000 + n)), InventoryKind.IP
         holdings.append(Holding(f"a{n % 50000}", kind, value, start, None, n))
-    for n in range(0, LOOKUP_RESOURCES // 20):
+    for n in range(LOOKUP_RESOURCES // 20):
         holdings.append(
             Holding(
                 f"b{n}",

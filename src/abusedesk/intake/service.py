@@ -16,7 +16,6 @@ from abusedesk.evidence.blobstore import BlobStore
 from abusedesk.intake.models import IdempotencyKey, RawInput, RawStatus
 from abusedesk.timeutil import utcnow
 
-
 #: inputs up to this size are kept in the database row; larger ones as files
 INLINE_LIMIT = 256 * 1024
 

@@ -73,7 +73,7 @@ class Worker:
         while not self._stop.is_set():
             try:
                 ran = self.run_once()
-            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+            except Exception:
                 log.exception("worker round failed")
                 ran = 0
             if ran == 0:
