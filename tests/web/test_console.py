@@ -199,3 +199,33 @@ def test_dashboard_numbers_match_the_database(ctx: Context, world: World, client
     assert table is not None
     shown = dict(re.findall(r"<td>([^<]+)</td><td class=\"num\">(\d+)</td>", table.group(1)))
     assert {k: int(v) for k, v in shown.items()} == reports_db
+
+
+def test_actions_propose_approve_apply_revert_through_enforcement(ctx: Context, world: World, client: TestClient) -> None:
+    from abusedesk.enforcement.models import EnforcementAction
+
+    with TestClient(client.app) as admin:  # one person proposes, another approves
+        login(admin, "admin")
+        response = post(admin, f"/console/cases/{world.acme_case}/actions", {"kind": "block_ip", "reason": "spam source"})
+    login(client, "analyst")
+    assert "action+proposed" in response.headers["location"], response.headers["location"]  # type: ignore[attr-defined]
+    with ctx.transaction() as session:
+        action = session.execute(select(EnforcementAction).where(EnforcementAction.case_id == world.acme_case)).scalar_one()
+        assert action.state == "proposed" and action.target == "192.0.2.10"
+    page = client.get(f"/console/cases/{world.acme_case}").text
+    assert f"/actions/{action.id}/approve" in page
+    for verb, state in (("approve", "approved"), ("apply", "applied"), ("revert", "reverted")):
+        location = post(client, f"/console/cases/{world.acme_case}/actions/{action.id}/{verb}").headers["location"]  # type: ignore[attr-defined]
+        assert "refused" not in location, location
+        if verb == "revert":  # the restore action is approved at once; apply it as the worker would
+            with ctx.transaction() as session:
+                restore = session.execute(select(EnforcementAction).where(EnforcementAction.reverses_id == action.id)).scalar_one()
+            post(client, f"/console/cases/{world.acme_case}/actions/{restore.id}/apply")
+        with ctx.transaction() as session:
+            current = session.get(EnforcementAction, action.id)
+            assert current is not None and current.state == state, (verb, current.state if current else None)
+    # an auditor sees the actions but has no buttons and cannot post
+    with TestClient(client.app) as auditor:
+        login(auditor, "auditor")
+        assert f"/actions/{action.id}/" not in auditor.get(f"/console/cases/{world.acme_case}").text
+        assert post(auditor, f"/console/cases/{world.acme_case}/actions/{action.id}/approve").status_code == 403  # type: ignore[attr-defined]

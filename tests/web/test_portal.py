@@ -144,7 +144,7 @@ def test_counter_notice_needs_every_512g3_element(ctx: Context, world: World, cl
     assert "512(g)(3)" in page and "penalty of perjury" in page
     incomplete = post(client, f"/portal/cases/{case_id}/counter-notice", {"signature": "A Customer"})
     assert incomplete.status_code == 422  # type: ignore[attr-defined]
-    full = {"signature": "A Customer", "material": "film.mp4 at http://192.0.2.21/x", "name": "A Customer", "address": "2 Street", "phone": "+49 1", "perjury": "1", "jurisdiction": "1", "service": "1"}
+    full = {"signature": "A Customer", "material": "film.mp4", "location": "http://192.0.2.21/x", "name": "A Customer", "address": "2 Street", "phone": "+49 1", "perjury": "1", "jurisdiction": "1", "service": "1"}
     assert post(client, f"/portal/cases/{case_id}/counter-notice", full).status_code == 303  # type: ignore[attr-defined]
     with ctx.transaction() as session:
         message = session.execute(select(CaseMessage).where(CaseMessage.case_id == case_id)).scalar_one()

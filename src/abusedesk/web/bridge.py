@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, inspect, select
@@ -20,6 +21,8 @@ from abusedesk.audit.service import record
 from abusedesk.cases.models import Case
 from abusedesk.context import Context
 from abusedesk.policy.models import ActionKind
+from abusedesk.reports.models import Report
+from abusedesk.resources import guess_resource
 from abusedesk.timeutil import utcnow
 from abusedesk.web.models import Appeal, AppealStatus
 
@@ -99,32 +102,50 @@ def proposable_kinds() -> list[str]:
     return [k.value for k in ActionKind if k not in (ActionKind.RESTORE, ActionKind.NOTIFY)]
 
 
-def propose(ctx: Context, session: Session, case: Case, *, kind: str, target: str, reason: str, actor: str) -> Any:
-    service, models = _service(), _models()
-    if service is None or models is None or not _has_table(session, "enforcement_actions"):
+def _module(name: str) -> Any | None:
+    try:
+        return importlib.import_module(f"abusedesk.enforcement.{name}")
+    except ImportError:
+        return None
+
+
+def propose(ctx: Context, session: Session, case: Case, *, kind: str, target: str, reason: str, actor: str, approve: bool = False) -> Any:
+    """Propose an action (and approve it at once with ``approve``, where one person may);
+    the target defaults to what the playbook would pick."""
+    service, flows, pb = _service(), _module("flows"), _module("playbooks")
+    if service is None or flows is None or pb is None or not _has_table(session, "enforcement_actions"):
         raise ActionRefusedError("enforcement is not installed in this database yet")
     try:
         action_kind = ActionKind(kind)
     except ValueError:
         raise ActionRefusedError(f"unknown action kind {kind!r}") from None
-    if action_kind.value in getattr(service, "ACCOUNT_KINDS", ()):
-        target_kind, target = "account", case.account_id
+    reports = list(session.execute(select(Report).where(Report.case_id == case.id)).scalars())
+    if target:
+        try:
+            resource = guess_resource(target)
+        except ValueError as exc:
+            raise ActionRefusedError(str(exc)) from None
+        found = pb.Target(resource.kind.value, resource.value)
     else:
-        resource_kind, _, value = case.resource_key.partition(":")
-        target_kind, target = (resource_kind, target or value) if value else ("account", case.account_id)
-    proposal = service.Proposal(kind=action_kind, account_id=case.account_id, target_kind=target_kind, target=target, reason=reason, case_id=case.id)
+        found = pb.target_for(action_kind, case, reports)
+        if found is None:
+            raise ActionRefusedError(f"no target for {action_kind.value}: name one")
+    playbook = ctx.policy.category(case.category).playbook
+    proposal = service.Proposal(
+        action_kind, case.account_id, found.kind, found.value, reason, pb.params_for(action_kind, playbook, found), case.id, pb.ends_at(playbook, utcnow()),
+    )
     try:
-        return service.propose(ctx, session, proposal, actor=actor)
+        return service.propose(ctx, session, proposal, actor=actor, approve=approve)
     except service.EnforcementError as exc:
         raise ActionRefusedError(str(exc)) from None
 
 
 def act(ctx: Context, session: Session, case: Case, action_id: int, verb: str, *, actor: str, reason: str) -> Any:
-    """approve → the enforcement approval rules (two people where required); apply → the
-    service's immediate apply if it has one (else the worker applies after approval);
-    revert → lift, which records a ``restore`` action."""
-    service = _service()
-    if service is None or not _has_table(session, "enforcement_actions"):
+    """approve → the enforcement approval rules (two people where required); apply → carry
+    out an approved action now instead of waiting for the worker (the queued job then finds
+    it applied); revert → lift, which records and applies a ``restore`` action."""
+    service, flows = _service(), _module("flows")
+    if service is None or flows is None or not _has_table(session, "enforcement_actions"):
         raise ActionRefusedError("enforcement is not installed in this database yet")
     action = session.get(_models().EnforcementAction, action_id)  # type: ignore[union-attr]
     if action is None or action.case_id != case.id:
@@ -134,12 +155,24 @@ def act(ctx: Context, session: Session, case: Case, action_id: int, verb: str, *
             return service.approve(ctx, session, action_id, actor=actor)
         if verb == "revert":
             return service.lift(ctx, session, action_id, actor=actor, reason=reason or "reverted in the console")
-        apply_now = getattr(service, "apply_now", None) or getattr(service, "apply_action", None)
-        if apply_now is None:
-            raise ActionRefusedError("approved actions are applied by the worker; nothing to do by hand")
-        return apply_now(ctx, session, action_id, actor=actor)
+        if action.state != "approved":
+            raise ActionRefusedError(f"action {action_id} is {action.state}; only an approved action can be applied")
+        flows.handle_apply(ctx, session, SimpleNamespace(payload={"action_id": action_id}, attempts=1, max_attempts=1))
+        record(session, actor=actor, action="action.applied_by_hand", object_type="action", object_id=action_id, data={"state": action.state})
+        return action
     except service.EnforcementError as exc:
         raise ActionRefusedError(str(exc)) from None
+    except Exception as exc:
+        if type(exc).__name__ == "AdapterError":
+            raise ActionRefusedError(f"the adapter failed: {exc}") from None
+        raise
+
+
+def customer_responded(ctx: Context, session: Session, case: Case, *, actor: str, remediated: bool, note: str) -> None:
+    """Tell enforcement the customer answered (a claimed fix stops the deadline)."""
+    flows = _module("flows")
+    if flows is not None and hasattr(flows, "customer_responded"):
+        flows.customer_responded(ctx, session, case, actor=actor, remediated=remediated, note=note)
 
 
 # ------------------------------------------------------------------------------ appeals
@@ -178,11 +211,13 @@ def decide_appeal(session: Session, appeal: Appeal, *, status_: str, reasons: st
 # ----------------------------------------------------------------------- counter-notices
 
 
-def file_counter_notice(ctx: Context, session: Session, case: Case, *, fields: dict[str, str], actor: str) -> Any:
-    """Hand the 512(g)(3) elements to enforcement, which schedules the restore."""
-    service = _service()
-    receive = getattr(service, "receive_counter_notice", None) if service is not None else None
-    if receive is None or not _has_table(session, "counter_notices"):
-        # kept as correspondence so nothing is lost; enforcement picks it up once installed
+def file_counter_notice(ctx: Context, session: Session, case: Case, *, fields: dict[str, Any], actor: str) -> Any:
+    """Hand the 512(g)(3) elements to enforcement, which copies the complainant and
+    schedules the restore; ``None`` when enforcement is not installed."""
+    special = _module("special")
+    if special is None or not _has_table(session, "counter_notices"):
         return None
-    return receive(ctx, session, case_id=case.id, fields=fields, actor=actor)
+    try:
+        return special.submit_counter_notice(ctx, session, case, fields, actor=actor)
+    except special.EnforcementError as exc:
+        raise ActionRefusedError(str(exc)) from None

@@ -251,7 +251,7 @@ def message_customer(ref: str, ctx: AppContext, session: DbSession, user: Worker
 def propose_action(ref: str, ctx: AppContext, session: DbSession, user: Approver, form: Form) -> Response:
     case = case_for(session, ctx, user, ref)
     try:
-        bridge.propose(ctx, session, case, kind=_text(form, "kind", limit=40), target=_text(form, "target", required=False, limit=600), reason=_text(form, "reason", limit=2000), actor=actor_of(user))
+        bridge.propose(ctx, session, case, kind=_text(form, "kind", limit=40), target=_text(form, "target", required=False, limit=600), reason=_text(form, "reason", limit=2000), actor=actor_of(user), approve=form.get("approve_now") == "1")
     except bridge.ActionRefusedError as exc:
         return _case_back(case, ctx, f"refused: {exc}")
     return _case_back(case, ctx, "action proposed")

@@ -39,15 +39,17 @@ Form = Annotated[FormData, Depends(csrf_form)]
 MAX_EVIDENCE = 10 * 1024 * 1024
 COUNTER_NOTICE_FIELDS = {
     "signature": "Your physical or electronic signature: type your full legal name (512(g)(3)(A)).",
-    "material": "Identify the material that was removed or disabled and where it appeared before (512(g)(3)(B)).",
+    "material": "Identify the material that was removed or disabled (512(g)(3)(B)).",
+    "location": "Where the material appeared before it was removed: the URL or path (512(g)(3)(B)).",
     "name": "Your name (512(g)(3)(D)).",
     "address": "Your postal address (512(g)(3)(D)).",
     "phone": "Your telephone number (512(g)(3)(D)).",
 }
+#: checkbox name → (enforcement's field, the statement the customer makes by ticking it)
 COUNTER_NOTICE_STATEMENTS = {
-    "perjury": "I swear, under penalty of perjury, that I have a good faith belief that the material was removed or disabled as a result of mistake or misidentification of the material to be removed or disabled (512(g)(3)(C)).",
-    "jurisdiction": "I consent to the jurisdiction of the Federal District Court for the judicial district in which my address is located, or, if my address is outside the United States, for any judicial district in which the service provider may be found (512(g)(3)(D)).",
-    "service": "I will accept service of process from the person who provided the notification under 512(c)(1)(C) or an agent of such person (512(g)(3)(D)).",
+    "perjury": ("good_faith_statement", "I swear, under penalty of perjury, that I have a good faith belief that the material was removed or disabled as a result of mistake or misidentification of the material to be removed or disabled (512(g)(3)(C))."),
+    "jurisdiction": ("jurisdiction_consent", "I consent to the jurisdiction of the Federal District Court for the judicial district in which my address is located, or, if my address is outside the United States, for any judicial district in which the service provider may be found (512(g)(3)(D))."),
+    "service": ("service_consent", "I will accept service of process from the person who provided the notification under 512(c)(1)(C) or an agent of such person (512(g)(3)(D))."),
 }
 
 
@@ -184,7 +186,9 @@ def _message(session: Session, case: Case, account: str, kind: str, body: str, *
 @router.post("/portal/cases/{ref}/reply", response_model=None)
 def reply(ref: str, ctx: AppContext, session: DbSession, account: PortalAccount, form: Form) -> Response:
     case = case_of_account(session, ctx, account, ref)
-    _message(session, case, account, MessageKind.REPLY, _required(form, "body", "Please write a message."))
+    body = _required(form, "body", "Please write a message.")
+    _message(session, case, account, MessageKind.REPLY, body)
+    bridge.customer_responded(ctx, session, case, actor=f"portal:{account}", remediated=False, note=body)
     return _back(case, ctx, "Your reply was sent to the abuse desk.")
 
 
@@ -203,6 +207,7 @@ async def remediated(ref: str, request: Request, ctx: AppContext, account: Porta
     with ctx.transaction() as session:
         case = case_of_account(session, ctx, account, ref)
         _message(session, case, account, MessageKind.REMEDIATED, description, evidence=evidence)
+        bridge.customer_responded(ctx, session, case, actor=f"portal:{account}", remediated=True, note=description)
         return _back(case, ctx, "Thank you. We will check and close the case if the problem is gone.")
 
 
@@ -215,15 +220,23 @@ def counter_notice(request: Request, ref: str, ctx: AppContext, session: DbSessi
     errors.update({k: "Please confirm this statement." for k in COUNTER_NOTICE_STATEMENTS if not form.get(k)})
     if errors:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "The counter-notice is incomplete: " + " ".join(errors.values()))
-    fields = {k: str(form.get(k)).strip()[:5000] for k in COUNTER_NOTICE_FIELDS}
-    fields.update(dict.fromkeys(COUNTER_NOTICE_STATEMENTS, "yes"))
-    received = bridge.file_counter_notice(ctx, session, case, fields=fields, actor=f"portal:{account}")
+    fields: dict[str, Any] = {k: str(form.get(k)).strip()[:5000] for k in COUNTER_NOTICE_FIELDS}
+    fields["good_faith_statement"] = COUNTER_NOTICE_STATEMENTS["perjury"][1]
+    fields["jurisdiction_consent"] = True
+    fields["service_consent"] = True
+    try:
+        received = bridge.file_counter_notice(ctx, session, case, fields=fields, actor=f"portal:{account}")
+    except bridge.ActionRefusedError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     body = "Counter-notice (17 U.S.C. 512(g)(3))\n" + "\n".join(f"{k}: {v}" for k, v in fields.items())
     _message(session, case, account, "counter_notice", body)
-    if received is None:
-        note = "Counter-notice received. The copyright holder gets a copy; unless they tell us they went to court, the material is restored 10 to 14 business days from now."
-    else:
-        note = "Counter-notice received and passed on; restore is scheduled as the law requires."
+    missing = list(getattr(received, "missing", []) or [])
+    if missing:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "The counter-notice is incomplete: " + ", ".join(missing))
+    restore = getattr(received, "restore_earliest", None)
+    note = "Counter-notice received. The copyright holder gets a copy; unless they tell us they went to court, the material is restored 10 to 14 business days from now."
+    if restore is not None:
+        note += f" Earliest restore: {restore:%Y-%m-%d}."
     return _back(case, ctx, note)
 
 
