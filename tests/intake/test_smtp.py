@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from abusedesk.config import Settings
 from abusedesk.context import Context
 from abusedesk.intake.models import RawInput, RawStatus
 from abusedesk.intake.service import raw_bytes
@@ -23,6 +24,7 @@ from abusedesk.intake.smtp import SmtpListener, free_port, start_smtp
 from abusedesk.jobs.handlers import PROCESS_RAW, default_handlers
 from abusedesk.jobs.models import Job, JobStatus
 from abusedesk.jobs.worker import Worker
+from abusedesk.migrate import upgrade
 from abusedesk.reports.models import Report
 from abusedesk.timeutil import utcnow
 from tests.helpers import load_inventory
@@ -102,6 +104,22 @@ def test_recipients_other_than_the_abuse_addresses_get_550(local_ctx: Context) -
     with local_ctx.transaction() as session:
         raw = session.execute(select(RawInput)).scalar_one()
         assert raw.meta["smtp"]["rcpt_tos"] == ["ABUSE@AbuseDesk.Test", "abuse+AD-2026-000001@abusedesk.test"]
+
+
+def test_the_notice_sender_address_takes_replies_too(tmp_path: Path) -> None:
+    ctx = Context.create(Settings(data_dir=tmp_path / "var", run_worker=False, abuse_addresses=["abuse@cloud.example"], notice_from="notices@cloud.example"))
+    upgrade(ctx.engine)
+    listener = start_smtp(ctx, port=free_port())
+    try:
+        with smtplib.SMTP(listener.host, listener.port, timeout=30) as client:
+            client.ehlo("mx.customer.example")
+            client.mail("noc@customer.example")
+            assert client.rcpt("notices+AD-2026-000001@cloud.example")[0] == 250
+            assert client.rcpt("abuse@cloud.example")[0] == 250
+            assert client.rcpt("abuse@abusedesk.test")[0] == 550
+    finally:
+        listener.stop()
+        ctx.close()
 
 
 def test_a_26_mib_message_gets_552_and_is_not_stored(local_ctx: Context) -> None:

@@ -106,7 +106,8 @@ def maybe_acknowledge(
     case_id = next((o.case_id for o in result.reports if o.case_ref == refs[0]), None) if len(refs) == 1 else None
     reply_to = None
     if len(refs) == 1:
-        local, _, domain = (settings.abuse_addresses or [settings.notice_from])[0].rpartition("@")
+        # the same reply address as notices (notices.flows.reply_address); the listener takes it
+        local, _, domain = settings.notice_from.rpartition("@")
         reply_to = f"{local}+{refs[0]}@{domain}"
     own_id = message_ids(header(message, "Message-ID"))
     references = " ".join([*message_ids(header(message, "References"))[-10:], *own_id[:1]]) or None

@@ -56,7 +56,8 @@ class AbuseMailHandler:
     def __init__(self, ctx: Context, executor: ThreadPoolExecutor) -> None:
         self.ctx = ctx
         self.executor = executor
-        self.recipients = RecipientPolicy(ctx.settings.abuse_addresses)
+        # the notice sender too: notices ask for replies at ``<notice_from>+<case>@``
+        self.recipients = RecipientPolicy([*ctx.settings.abuse_addresses, ctx.settings.notice_from])
         self.limit = ctx.settings.max_message_bytes
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
