@@ -115,3 +115,8 @@ def test_identity_defaults_to_the_notice_domain_and_takes_overrides() -> None:
     assert custom.message_id_domains == frozenset({"notices.provider.example"})
     assert custom.owns_address("abuse+tag@abusedesk.test")
     assert not custom.owns_address("abuser@abusedesk.test")
+
+
+def test_machine_reports_are_never_acknowledged_even_without_auto_submitted() -> None:
+    reason = ack_refusal(parse_message(arf(auto_submitted=None)), Envelope(mail_from="fbl@isp.example"), US)
+    assert reason == "a machine report"

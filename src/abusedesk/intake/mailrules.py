@@ -246,4 +246,8 @@ def ack_refusal(message: Message, envelope: Envelope, identity: Identity) -> str
         return "an auto-reply (X-Autoreply)"
     if _topmost_spf_fail(message):
         return "SPF fail"
+    if isinstance(message, EmailMessage) and is_machine_report(message):
+        # a program sent it and no person reads a receipt; SpamCop's report addresses,
+        # for one, forward anything sent to them back to the reporter
+        return "a machine report"
     return None
