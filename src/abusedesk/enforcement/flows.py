@@ -337,7 +337,7 @@ def handle_apply(ctx: Context, session: Session, job: Job) -> None:
     _move(session, case, CaseStatus.ACTIONED, actor="worker", reason=f"action {action.id} ({action.kind}) applied")
     cat = ctx.policy.category(case.category)
     if not cat.playbook.notify_before_action:
-        tell(ctx, session, case, [action], actor="worker", force=True)
+        tell(ctx, session, case, [action], actor="worker")  # told only now, after the removal
     notify_reporters(ctx, session, case, outcome="actioned", actor="worker")
 
 
