@@ -31,6 +31,7 @@ from tests.helpers import load_inventory
 from tests.intake.mails import complaint
 
 CRASH_WORKER = Path(__file__).with_name("crash_worker.py")
+SERVE_PROCESS = Path(__file__).with_name("serve_process.py")
 
 
 def send(listener: SmtpListener, data: bytes, *, to: str = "abuse@abusedesk.test", sender: str = "victim@reporter.example") -> None:
@@ -248,3 +249,84 @@ def test_the_same_bytes_on_parallel_connections_are_stored_once(ctx: Context, li
         list(pool.map(lambda _: send(listener, data), range(12)))
     assert count(ctx, RawInput) == 1
     assert count(ctx, Job, Job.kind == PROCESS_RAW) == 1
+
+
+def _spawn_serve(ctx: Context, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "ABUSEDESK_DATA_DIR": str(ctx.settings.data_dir),
+        "ABUSEDESK_DATABASE_URL": ctx.settings.effective_database_url,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+    }
+    proc = subprocess.Popen([sys.executable, str(SERVE_PROCESS), str(port)], env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+                client.noop()
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError(f"serve process exited ({proc.returncode})") from None
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("serve process never listened")
+
+
+def test_sigkill_during_a_burst_then_the_senders_retry_every_message_lands_once(ctx: Context) -> None:
+    """The whole service dies mid-burst; what got 250 is kept, what did not is resent (as an
+    MTA does), including messages committed whose 250 never arrived: each ends up once."""
+    import threading
+
+    load_inventory(ctx)
+    messages = [complaint(ip=f"192.0.2.{20 + n}", subject=f"burst {n}") for n in range(30)]
+    port = free_port()
+    proc = _spawn_serve(ctx, port)
+    accepted: set[int] = set()
+    killer = threading.Timer(0, lambda: None)
+    try:
+        for n, data in enumerate(messages):
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+                    client.sendmail("victim@reporter.example", ["abuse@abusedesk.test"], data)
+                accepted.add(n)
+            except (OSError, smtplib.SMTPException):
+                continue
+            if n == 8:  # die at an arbitrary moment of the next messages ...
+                killer = threading.Timer(0.03, os.kill, (proc.pid, signal.SIGKILL))
+                killer.start()
+            if n == 15 and proc.poll() is None:  # ... and at the latest here
+                killer.cancel()
+                os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        killer.cancel()
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert 9 <= len(accepted) < len(messages)
+    # every 250 is durable: stored, whatever the worker had done
+    with ctx.transaction() as session:
+        stored = {raw_bytes(ctx.blobs, r) for r in session.execute(select(RawInput)).scalars()}
+    assert {messages[n] for n in accepted} <= stored
+    # restart; the senders retry what they could not deliver
+    proc = _spawn_serve(ctx, port)
+    try:
+        for n, data in enumerate(messages):
+            if n not in accepted:
+                with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                    client.sendmail("victim@reporter.example", ["abuse@abusedesk.test"], data)
+        # the lease of a job the killed worker held runs out (time passes)
+        with ctx.transaction() as session:
+            session.execute(update(Job).where(Job.status == JobStatus.RUNNING).values(locked_at=utcnow() - timedelta(minutes=10)))
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and count(ctx, RawInput, RawInput.status == RawStatus.RECEIVED):
+            time.sleep(0.1)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert count(ctx, RawInput) == len(messages)
+    assert count(ctx, RawInput, RawInput.status == RawStatus.PARSED) == len(messages)
+    with ctx.transaction() as session:
+        per_raw = session.execute(select(Report.raw_id, func.count()).group_by(Report.raw_id)).all()
+    assert sorted(n for _, n in per_raw) == [1] * len(messages)
