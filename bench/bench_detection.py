@@ -2,7 +2,7 @@
 
 Run `python bench/bench_detection.py`. It prints figures and asserts nothing (DESIGN.md:
 performance is measured by benchmarks, not timed tests). The flow file is generated once
-into bench/out/ (gitignored): ABUSEDESK_BENCH_FLOWS background flows (default 30 M) of
+into bench/out/ (gitignored): ABUSEDESK_BENCH_FLOWS background flows (default 20 M) of
 benign traffic from 200 k skewed sources over one hour, plus the labelled abuse of
 tests/detection/synthetic.py. Each measurement runs in a child process so its peak RSS is
 its own; both use 2 threads, the CI machine's cores.
@@ -35,7 +35,7 @@ from abusedesk.inventory.csvfiles import parse_resources  # noqa: E402
 from abusedesk.inventory.index import AttributionIndex  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-FLOWS = int(os.environ.get("ABUSEDESK_BENCH_FLOWS", "30000000"))
+FLOWS = int(os.environ.get("ABUSEDESK_BENCH_FLOWS", "20000000"))
 THREADS = 2
 
 # Background: deterministic (hash of the row number), benign by construction. Sources are
