@@ -239,3 +239,18 @@ def test_the_playbook_job_repeated_does_nothing_more(ctx: Context) -> None:
     work(ctx)
     assert len(transport.sent) == 1
     assert audit_count(ctx, "strike.added") == 1 and audit_count(ctx, "case.deadline_set", case_id) == 1
+
+
+def test_a_case_reopened_by_a_new_report_counts_as_a_repeat(ctx: Context) -> None:
+    setup(ctx)
+    case_id = ingest(ctx, report("email.spam"))
+    work(ctx)
+    with ctx.transaction() as session:
+        flows.close_case(ctx, session, session.get(Case, case_id), actor="alice", reason="customer cleaned up")  # type: ignore[arg-type]
+    assert ingest(ctx, report("email.spam", at="2026-11-22T10:00:00Z")) == case_id  # inside the quiet window: reopened
+    work(ctx)
+    [restrict] = actions(ctx, case_id)
+    assert (restrict.kind, restrict.state) == ("restrict_port", "applied")
+    with ctx.transaction() as session:
+        reasons = sorted(s.reason for s in session.execute(select(Strike).where(Strike.case_id == case_id)).scalars())
+        assert reasons == ["opened", "opened#2"]

@@ -175,7 +175,23 @@ def run_playbook(ctx: Context, session: Session, case: Case, *, actor: str = ACT
     _notice_and_deadline(ctx, session, case, reports, actor=actor)
 
 
+def _reopenings(session: Session, case: Case) -> int:
+    """How often the case was reopened by a new report (each reopening is a new episode)."""
+    rows = session.execute(
+        select(AuditEvent.data).where(AuditEvent.object_type == "case", AuditEvent.object_id == str(case.id), AuditEvent.action == "case.transition")
+    ).scalars()
+    return sum(1 for data in rows if data.get("to") == CaseStatus.NEW.value)
+
+
 def _strike(ctx: Context, session: Session, case: Case, reason: str, *, actor: str) -> int:
+    """Add the case's strike for ``reason`` (once) and return the active count.
+
+    ``opened`` and ``confirmed`` are per episode: a case reopened by a new report after it
+    was resolved is a repeat and counts again; the same step run twice does not.
+    """
+    if reason in ("opened", "confirmed"):
+        episode = _reopenings(session, case)
+        reason = reason if episode == 0 else f"{reason}#{episode + 1}"
     add_strike(session, account_id=case.account_id, category=case.category, case_id=case.id, reason=reason, decay=ctx.policy.defaults.strike_decay, actor=actor)
     return active_strikes(session, account_id=case.account_id, category=case.category)
 
