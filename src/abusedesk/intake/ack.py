@@ -59,7 +59,7 @@ def _line(outcome: ReportOutcome) -> str:
     return f"- report {outcome.report_id}{category}: " + template.format(ref=outcome.case_ref or "?")
 
 
-def compose(result: IngestResult, *, raw_reference: str) -> tuple[str, list[str]]:
+def compose(result: IngestResult, *, raw_reference: str, interval_minutes: int = 60) -> tuple[str, list[str]]:
     """The body text and the case references it names."""
     refs = sorted({o.case_ref for o in result.reports if o.case_ref})
     lines = ["Thank you. We received your message.", ""]
@@ -77,7 +77,8 @@ def compose(result: IngestResult, *, raw_reference: str) -> tuple[str, list[str]
         f"Our reference for your message: {raw_reference}" + (f"; case {', '.join(refs[:20])}" if refs else ""),
         "To add information, reply to this message and keep the reference in the subject.",
         "",
-        "This is an automatic acknowledgement; you will get no further automatic mail for an hour.",
+        "This is an automatic acknowledgement. Further messages from you in the next",
+        f"{interval_minutes} minutes are processed without another one.",
     ]
     return "\n".join(lines) + "\n", refs
 
@@ -99,7 +100,7 @@ def maybe_acknowledge(
     if throttled(session, recipient, timedelta(minutes=settings.ack_interval_minutes)):
         return "skipped: throttled (one per reporter per interval)"
     raw_reference = f"R-{result.raw_id}"
-    body, refs = compose(result, raw_reference=raw_reference)
+    body, refs = compose(result, raw_reference=raw_reference, interval_minutes=settings.ack_interval_minutes)
     tag = refs[0] if len(refs) == 1 else raw_reference
     original = clean_line(header(message, "Subject"), 150)
     subject = f"[{tag}] Received: {original}" if original else f"[{tag}] Received"
