@@ -371,9 +371,10 @@ from abusedesk.intake.commands import feed_app  # noqa: E402
 
 app.add_typer(feed_app, name="feed")
 
-from abusedesk.enforcement.commands import export_app  # noqa: E402
+from abusedesk.enforcement.commands import actions_app, export_app  # noqa: E402
 
 app.add_typer(export_app, name="export")
+app.add_typer(actions_app, name="actions")
 
 from abusedesk.intake.commands import mail_app  # noqa: E402
 

@@ -92,3 +92,29 @@ def test_an_invalid_record_stops_the_export(ctx: Context) -> None:
         record.facts = "contact the customer at owner@acme.example"
     with ctx.transaction() as session, pytest.raises(StatementError, match=r"abusedesk-\d+-\d+: decision_facts: contains an e-mail address"):
         export_statements(session)
+
+
+def test_actions_cli_two_people_and_lift(ctx: Context) -> None:
+    setup(ctx)
+    case_id = ingest(ctx, report("security.scan"))
+    work(ctx)
+    env = {"ABUSEDESK_DATA_DIR": str(ctx.settings.data_dir), "ABUSEDESK_DATABASE_URL": ctx.settings.effective_database_url}
+    dry = runner.invoke(app, ["actions", "propose", str(case_id), "block_ip", "--as", "alice", "--reason", "scan", "--dry-run"], env=env)
+    assert dry.exit_code == 0 and "dry run: would set ip:192.0.2.10" not in dry.output and "cidr:192.0.2.0/24 active → blocked" in dry.output, dry.output
+    moved = runner.invoke(app, ["actions", "propose", str(case_id), "block_ip", "--as", "alice", "--reason", "x", "--target", "198.51.100.7"], env=env)
+    assert moved.exit_code == 1 and "held by another account now" in moved.output
+    term = runner.invoke(app, ["actions", "propose", str(case_id), "terminate_account", "--as", "alice", "--reason", "repeat"], env=env)
+    assert term.exit_code == 0 and "needs 1 more approval(s)" in term.output, term.output
+    action_id = term.output.split()[1].rstrip(":")
+    same = runner.invoke(app, ["actions", "approve", action_id, "--as", "alice"], env=env)
+    assert same.exit_code == 1 and "must not be the proposer" in same.output
+    other = runner.invoke(app, ["actions", "approve", action_id, "--as", "bob"], env=env)
+    assert other.exit_code == 0 and "is approved" in other.output
+    work(ctx)
+    listed = runner.invoke(app, ["actions", "list", "--case", str(case_id)], env=env)
+    assert "applied   terminate_account" in listed.output and "approvals 2/2" in listed.output
+    lifted = runner.invoke(app, ["actions", "lift", action_id, "--as", "bob", "--reason", "appeal upheld"], env=env)
+    assert lifted.exit_code == 0, lifted.output
+    work(ctx)
+    listed = runner.invoke(app, ["actions", "list", "--case", str(case_id), "--state", "reverted"], env=env)
+    assert "terminate_account" in listed.output
