@@ -30,7 +30,7 @@ from abusedesk.detection.run import detect_flows
 from abusedesk.inventory.csvfiles import parse_resources
 from abusedesk.inventory.index import AttributionIndex
 
-TOOLS = ("ip", "nfcapd", "nfdump", "fprobe", "nmap", "hping3", "swaks", "iperf3", "timeout")
+TOOLS = ("ip", "ss", "nfcapd", "nfdump", "fprobe", "nmap", "hping3", "swaks", "iperf3", "timeout")
 CUSTOMER, VICTIM, BENIGN = "10.99.0.2", "10.99.0.3", "10.99.0.4"
 MAIL_HOSTS = [f"10.99.0.{n}" for n in range(10, 40)]  # extra addresses of the victim
 LAB_CONFIG = """
