@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     #: reporters (addresses or @domains) whose reports count as confirmed
     trusted_reporters: list[str] = Field(default_factory=list)
     webhook_url: str | None = None
-    webhook_secret: str = "change-me-in-production"
+    #: HMAC key for the webhook adapter's signatures; required when the adapter is used
+    webhook_secret: str | None = None
     webhook_timeout_seconds: float = 10.0
     webhook_attempts: int = 4
     #: the nft command, e.g. ["ip", "netns", "exec", "edge", "nft"]

@@ -42,7 +42,8 @@ from abusedesk.enforcement.service import (
 from abusedesk.enforcement.statements import RESTRICTION_TEXT, notice_view
 from abusedesk.jobs.models import Job
 from abusedesk.jobs.service import enqueue
-from abusedesk.notices.flows import notify_reporters, send_case_notice
+from abusedesk.notices.flows import Skipped, notify_reporters, send_case_notice
+from abusedesk.notices.models import OutboundMessage
 from abusedesk.policy.models import ActionKind
 from abusedesk.reports.models import Report
 from abusedesk.timeutil import as_utc, isoformat_z, parse_timestamp, utcnow
@@ -70,7 +71,7 @@ def handle_run_playbooks(ctx: Context, session: Session, job: Job) -> None:
         run_playbook(ctx, session, case, actor=ACTOR)
 
 
-def _move(session: Session, case: Case, target: CaseStatus, *, actor: str, reason: str) -> bool:
+def move_case(session: Session, case: Case, target: CaseStatus, *, actor: str, reason: str) -> bool:
     """Transition when the workflow allows it and the case is not there yet."""
     if case.status == target.value or not can_transition(case.status, target):
         return False
@@ -90,7 +91,7 @@ def describe(action: EnforcementAction) -> str:
 def tell(
     ctx: Context, session: Session, case: Case, actions: Sequence[EnforcementAction | None], *, actor: str,
     deadline: datetime | None = None, force: bool = False,
-) -> object:
+) -> OutboundMessage | Skipped:
     """The customer notice for a step: what was done, each restriction's statement of
     reasons (DSA Art. 17, from its decision record) and the deadline, if any."""
     taken = [a for a in actions if a is not None and a.state in (ActionState.APPROVED.value, ActionState.APPLIED.value)]
@@ -121,7 +122,7 @@ def deadline_key(case_id: int, due: datetime) -> str:
     return f"deadline:{case_id}:{isoformat_z(due)}"
 
 
-def _propose_rung(
+def propose_rung(
     ctx: Context, session: Session, case: Case, kind: ActionKind, reports: Sequence[Report], *, actor: str,
     approve: bool, reason: str,
 ) -> EnforcementAction | None:
@@ -161,7 +162,7 @@ def run_playbook(ctx: Context, session: Session, case: Case, *, actor: str = ACT
         return
     if not cat.enforceable:
         send_case_notice(ctx, session, case, actor=actor)
-        _move(session, case, CaseStatus.NOTIFIED, actor=actor, reason="informational notice")
+        move_case(session, case, CaseStatus.NOTIFIED, actor=actor, reason="informational notice")
         return
     if cat.playbook.auto_containment and pb.confident_detection(reports, cat.playbook):
         _contain(ctx, session, case, reports, actor=actor)
@@ -170,7 +171,7 @@ def run_playbook(ctx: Context, session: Session, case: Case, *, actor: str = ACT
         if pb.confirmed_by_trusted_source(reports, ctx.settings.trusted_reporters):
             act_on_confirmed(ctx, session, case, actor=actor, reason="confirmed by a trusted source")
         else:
-            _move(session, case, CaseStatus.TRIAGED, actor=actor, reason="waiting for an analyst or a trusted source to confirm")
+            move_case(session, case, CaseStatus.TRIAGED, actor=actor, reason="waiting for an analyst or a trusted source to confirm")
         return
     _notice_and_deadline(ctx, session, case, reports, actor=actor)
 
@@ -183,7 +184,7 @@ def _reopenings(session: Session, case: Case) -> int:
     return sum(1 for data in rows if data.get("to") == CaseStatus.NEW.value)
 
 
-def _strike(ctx: Context, session: Session, case: Case, reason: str, *, actor: str) -> int:
+def add_case_strike(ctx: Context, session: Session, case: Case, reason: str, *, actor: str) -> int:
     """Add the case's strike for ``reason`` (once) and return the active count.
 
     ``opened`` and ``confirmed`` are per episode: a case reopened by a new report after it
@@ -199,39 +200,39 @@ def _strike(ctx: Context, session: Session, case: Case, reason: str, *, actor: s
 def _notice_and_deadline(ctx: Context, session: Session, case: Case, reports: Sequence[Report], *, actor: str) -> None:
     """Notice with a deadline; a repeat offender's case starts further up the ladder."""
     cat = ctx.policy.category(case.category)
-    strikes = _strike(ctx, session, case, "opened", actor=actor)
+    strikes = add_case_strike(ctx, session, case, "opened", actor=actor)
     kind = pb.rung(cat.playbook, strikes)
     actions: list[EnforcementAction] = []
     if kind is not None and kind is not ActionKind.NOTIFY:
-        action = _propose_rung(ctx, session, case, kind, reports, actor=actor, approve=cat.playbook.auto_escalate, reason=f"repeat: strike {strikes} within the decay period")
+        action = propose_rung(ctx, session, case, kind, reports, actor=actor, approve=cat.playbook.auto_escalate, reason=f"repeat: strike {strikes} within the decay period")
         if action is not None:
             actions.append(action)
     due = set_deadline(ctx, session, case, actor=actor)
     tell(ctx, session, case, actions, actor=actor, deadline=due)
-    _move(session, case, CaseStatus.NOTIFIED, actor=actor, reason=f"notice sent, strike {strikes}")
+    move_case(session, case, CaseStatus.NOTIFIED, actor=actor, reason=f"notice sent, strike {strikes}")
 
 
 def _contain(ctx: Context, session: Session, case: Case, reports: Sequence[Report], *, actor: str) -> None:
     """Stop first, talk after: block the source at once, then the notice."""
     cat = ctx.policy.category(case.category)
-    strikes = _strike(ctx, session, case, "opened", actor=actor)
+    strikes = add_case_strike(ctx, session, case, "opened", actor=actor)
     kind = pb.next_restriction(cat.playbook, strikes) or ActionKind.BLOCK_IP
-    action = _propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason="automatic containment: confident detection by our own monitoring")
+    action = propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason="automatic containment: confident detection by our own monitoring")
     due = set_deadline(ctx, session, case, actor=actor)
     tell(ctx, session, case, [action], actor=actor, deadline=due)
-    _move(session, case, CaseStatus.NOTIFIED, actor=actor, reason="contained and notified")
+    move_case(session, case, CaseStatus.NOTIFIED, actor=actor, reason="contained and notified")
 
 
 def act_on_confirmed(ctx: Context, session: Session, case: Case, *, actor: str, reason: str) -> EnforcementAction | None:
     """Phishing or malware confirmed (analyst or trusted source): disable, then notice."""
     cat = ctx.policy.category(case.category)
     reports = _reports(session, case)
-    strikes = _strike(ctx, session, case, "confirmed", actor=actor)
+    strikes = add_case_strike(ctx, session, case, "confirmed", actor=actor)
     kind = pb.next_restriction(cat.playbook, strikes)
-    action = _propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason=reason) if kind else None
+    action = propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason=reason) if kind else None
     due = set_deadline(ctx, session, case, actor=actor)
     tell(ctx, session, case, [action], actor=actor, deadline=due)
-    _move(session, case, CaseStatus.NOTIFIED, actor=actor, reason=reason)
+    move_case(session, case, CaseStatus.NOTIFIED, actor=actor, reason=reason)
     return action
 
 
@@ -268,13 +269,13 @@ def escalate(ctx: Context, session: Session, case: Case, *, due: datetime, actor
         return False
     cat = ctx.policy.category(case.category)
     case.deadline_at = None
-    strikes = _strike(ctx, session, case, f"deadline:{isoformat_z(due)}", actor=actor)
+    strikes = add_case_strike(ctx, session, case, f"deadline:{isoformat_z(due)}", actor=actor)
     transition(session, case, CaseStatus.ESCALATED, actor=actor, reason=f"deadline {isoformat_z(due)} passed, strike {strikes}")
     kind = pb.next_restriction(cat.playbook, strikes)
     if kind is None:
         record(session, actor=actor, action="case.needs_analyst", object_type="case", object_id=case.id, data={"reason": "ladder has no further step"})
         return True
-    action = _propose_rung(
+    action = propose_rung(
         ctx, session, case, kind, _reports(session, case), actor=actor, approve=cat.playbook.auto_escalate,
         reason=f"deadline passed without remediation (strike {strikes})",
     )
@@ -350,7 +351,7 @@ def handle_apply(ctx: Context, session: Session, job: Job) -> None:
     case = case_of(session, action)
     if case is None or action.kind not in RESTRICTIVE:
         return
-    _move(session, case, CaseStatus.ACTIONED, actor="worker", reason=f"action {action.id} ({action.kind}) applied")
+    move_case(session, case, CaseStatus.ACTIONED, actor="worker", reason=f"action {action.id} ({action.kind}) applied")
     cat = ctx.policy.category(case.category)
     if not cat.playbook.notify_before_action:
         tell(ctx, session, case, [action], actor="worker")  # told only now, after the removal
@@ -394,7 +395,7 @@ def customer_responded(ctx: Context, session: Session, case: Case, *, actor: str
     if remediated:
         case.deadline_at = None
         record(session, actor=actor, action="case.remediation_claimed", object_type="case", object_id=case.id, data={})
-        _move(session, case, CaseStatus.AWAITING_CUSTOMER, actor=actor, reason="customer reports the problem fixed; an analyst verifies")
+        move_case(session, case, CaseStatus.AWAITING_CUSTOMER, actor=actor, reason="customer reports the problem fixed; an analyst verifies")
 
 
 def remediation_claimed(session: Session, case: Case) -> bool:
@@ -411,13 +412,13 @@ def lift_containment(ctx: Context, session: Session, case: Case, *, actor: str, 
     if not remediation_claimed(session, case):
         raise EnforcementError(f"case {case.id}: the customer has not reported a fix yet")
     restores = [lift(ctx, session, a.id, actor=actor, reason=reason) for a in actions_for_case(session, case.id, states=[ActionState.APPLIED.value]) if a.kind in RESTRICTIVE]
-    _move(session, case, CaseStatus.RESOLVED, actor=actor, reason=reason)
+    move_case(session, case, CaseStatus.RESOLVED, actor=actor, reason=reason)
     return restores
 
 
 def close_case(ctx: Context, session: Session, case: Case, *, actor: str, reason: str) -> None:
     """Close (through resolved when needed) and tell the reporters the outcome."""
-    _move(session, case, CaseStatus.RESOLVED, actor=actor, reason=reason)
+    move_case(session, case, CaseStatus.RESOLVED, actor=actor, reason=reason)
     transition(session, case, CaseStatus.CLOSED, actor=actor, reason=reason)
     case.deadline_at = None
     notify_reporters(ctx, session, case, outcome="closed", actor=actor)

@@ -26,7 +26,7 @@ from abusedesk.cases.workflow import CaseStatus
 from abusedesk.context import Context
 from abusedesk.enforcement import playbooks as pb
 from abusedesk.enforcement.adapters.mandated import MandatedReporter, RecordingMandatedReporter
-from abusedesk.enforcement.flows import _move, _propose_rung, _strike, tell
+from abusedesk.enforcement.flows import add_case_strike, move_case, propose_rung, tell
 from abusedesk.enforcement.models import (
     ActionState,
     CounterNotice,
@@ -53,16 +53,16 @@ RESTORE_JOB = "enforcement.counter_notice_restore"
 
 def run_csam(ctx: Context, session: Session, case: Case, reports: Sequence[Report], *, actor: str) -> None:
     cat = ctx.policy.category(case.category)
-    strikes = _strike(ctx, session, case, "opened", actor=actor)
+    strikes = add_case_strike(ctx, session, case, "opened", actor=actor)
     kind = pb.next_restriction(cat.playbook, strikes) or ActionKind.DISABLE_RESOURCE
     if kind not in (ActionKind.DISABLE_RESOURCE, ActionKind.DISABLE_URL, ActionKind.REMOVE_CONTENT):
         kind = ActionKind.DISABLE_RESOURCE  # removal first; account measures are the legal team's decision
-    _propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason="apparent child sexual abuse material: removal at once")
+    propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason="apparent child sexual abuse material: removal at once")
     if cat.playbook.preservation is not None:
         hold(session, case, reports, until=utcnow() + cat.playbook.preservation, reason="18 USC 2258A(h) preservation after a mandated report", actor=actor)
     if cat.playbook.mandated_report:
         create_mandated_report(session, case, reports, actor=actor)
-    _move(session, case, CaseStatus.ESCALATED, actor=actor, reason="legal team: removal, preservation, mandated report")
+    move_case(session, case, CaseStatus.ESCALATED, actor=actor, reason="legal team: removal, preservation, mandated report")
 
 
 def hold(session: Session, case: Case, reports: Sequence[Report], *, until: datetime, reason: str, actor: str) -> PreservationHold:
@@ -129,11 +129,11 @@ def handle_mandated_report(ctx: Context, session: Session, job: Job) -> None:
 
 def run_dmca(ctx: Context, session: Session, case: Case, reports: Sequence[Report], *, actor: str) -> None:
     cat = ctx.policy.category(case.category)
-    strikes = _strike(ctx, session, case, "opened", actor=actor)
+    strikes = add_case_strike(ctx, session, case, "opened", actor=actor)
     kind = pb.next_restriction(cat.playbook, strikes) or ActionKind.DISABLE_URL
-    action = _propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason="copyright notice: access disabled expeditiously (17 USC 512(c)(1)(C))")
+    action = propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason="copyright notice: access disabled expeditiously (17 USC 512(c)(1)(C))")
     tell(ctx, session, case, [action], actor=actor)
-    _move(session, case, CaseStatus.NOTIFIED, actor=actor, reason="copyright notice forwarded, access disabled")
+    move_case(session, case, CaseStatus.NOTIFIED, actor=actor, reason="copyright notice forwarded, access disabled")
 
 
 #: 512(g)(3) elements: field name → what it must say

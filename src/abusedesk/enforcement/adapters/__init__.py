@@ -30,8 +30,8 @@ def builtin_for(session: Session) -> BuiltinAdapter:
 def _webhook(ctx: Context, session: Session) -> EnforcementAdapter:
     from abusedesk.enforcement.adapters.webhook import WebhookAdapter
 
-    if not ctx.settings.webhook_url:
-        raise AdapterError("the webhook adapter needs ABUSEDESK_WEBHOOK_URL", retryable=False)
+    if not ctx.settings.webhook_url or not ctx.settings.webhook_secret:
+        raise AdapterError("the webhook adapter needs ABUSEDESK_WEBHOOK_URL and ABUSEDESK_WEBHOOK_SECRET", retryable=False)
     return WebhookAdapter(
         ctx.settings.webhook_url, ctx.settings.webhook_secret, timeout=ctx.settings.webhook_timeout_seconds,
         attempts=ctx.settings.webhook_attempts,
