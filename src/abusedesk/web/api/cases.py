@@ -37,7 +37,7 @@ def cases_index(
     category: Category | None = None,
     account: Annotated[str | None, Query(max_length=128)] = None,
     state: Literal["open", "all"] = "all",
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CasePage:
     filters = CaseFilter(status=status_.value if status_ else None, category=category.value if category else None, account=account, open_only=state == "open")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import select
 
 from abusedesk.audit.service import record
@@ -36,7 +36,7 @@ def resource_out(r: InventoryResource) -> ResourceOut:
 def resources_index(
     session: DbSession, _token: ReadToken,
     account: Annotated[str | None, Query(max_length=128)] = None,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    cursor: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ResourcePage:
     rows = list_resources(session, account_id=account, after_id=cursor, limit=limit + 1)
@@ -55,7 +55,7 @@ def resources_add(body: ResourceIn, session: DbSession, token: WriteToken) -> Re
 
 
 @router.post("/resources/{resource_id}/end", response_model=ResourceOut, responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
-def resources_end(resource_id: int, body: ResourceEndIn, session: DbSession, token: WriteToken) -> ResourceOut:
+def resources_end(resource_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: ResourceEndIn, session: DbSession, token: WriteToken) -> ResourceOut:
     if session.get(InventoryResource, resource_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no inventory resource {resource_id}")
     try:
