@@ -23,12 +23,12 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import OUT, PG_ADMIN_URL  # noqa: E402
+from bench.common import OUT, PG_ADMIN_URL
 
-from abusedesk.config import Settings  # noqa: E402
-from abusedesk.context import Context  # noqa: E402
-from abusedesk.db import make_engine  # noqa: E402
-from abusedesk.migrate import upgrade  # noqa: E402
+from abusedesk.config import Settings
+from abusedesk.context import Context
+from abusedesk.db import make_engine
+from abusedesk.migrate import upgrade
 
 N = int(os.environ.get("BENCH_WEB_CASES", "1000000"))
 REQUESTS = int(os.environ.get("BENCH_WEB_REQUESTS", "120"))
