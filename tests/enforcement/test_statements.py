@@ -118,3 +118,18 @@ def test_actions_cli_two_people_and_lift(ctx: Context) -> None:
     work(ctx)
     listed = runner.invoke(app, ["actions", "list", "--case", str(case_id), "--state", "reverted"], env=env)
     assert "terminate_account" in listed.output
+
+
+def test_illegal_content_cites_the_law_and_the_clause(ctx: Context) -> None:
+    setup(ctx)
+    ingest(ctx, report("content.infringing", source="http://shop.example/f.mkv", reporter="agent@rights.example"))
+    work(ctx)
+    with ctx.transaction() as session:
+        [statement] = export_statements(session)["statements"]
+    assert statement["decision_ground"] == "DECISION_GROUND_ILLEGAL_CONTENT"
+    assert statement["illegal_content_legal_ground"] == "Copyright and trademark law (Directive 2001/29/EC; 17 U.S.C. § 512)"
+    assert "Infringing Content" in statement["illegal_content_explanation"]
+    assert statement["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_DISABLED"]
+    assert statement["category_specification"] == ["KEYWORD_COPYRIGHT_INFRINGEMENT"]
+    assert statement["source_type"] == "SOURCE_ARTICLE_16" and statement["source_identity"] == "Vic Tim"
+    assert validate_statement(statement) == []

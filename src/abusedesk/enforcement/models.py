@@ -97,6 +97,8 @@ class DecisionRecord(Base):
     # (d)/(e) ground: the policy clause relied on
     ground: Mapped[str] = mapped_column(String(40))
     clause: Mapped[str] = mapped_column(Text)
+    #: the law relied on, for illegal-content decisions (Art. 17(3)(d))
+    legal_ground: Mapped[str | None] = mapped_column(String(500))
     explanation: Mapped[str] = mapped_column(Text)
     tdb_category: Mapped[str] = mapped_column(String(80))
     keywords: Mapped[list[Any]] = mapped_column(default=list)

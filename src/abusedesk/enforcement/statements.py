@@ -138,7 +138,8 @@ def write_decision_record(ctx: Context, session: Session, action: EnforcementAct
         decision_account=account, territorial_scope=list(ctx.settings.statement_territorial_scope),
         end_date=action.ends_at.date() if action.ends_at else None, facts=facts, source_type=source_type,
         source_identity=source_identity, automated_detection=automated_detection, automated_decision=automated_decision,
-        ground=ground, clause=cat.clause, explanation=f"{cat.description} {cat.help.why}",
+        ground=ground, clause=cat.clause, legal_ground=(statement.legal_ground or cat.clause) if statement and ground == "illegal" else None,
+        explanation=f"{cat.description} {cat.help.why}",
         tdb_category=statement.tdb_category if statement else "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",
         keywords=list(statement.keywords) if statement else [],
         content_type=[statement.content_type if statement else "CONTENT_TYPE_OTHER"],
@@ -199,7 +200,7 @@ def notice_view(record: DecisionRecord) -> dict[str, str]:
         "facts": record.facts,
         "source": SOURCE_TEXT.get(record.source_type, record.source_type),
         "automated": ("automated detection was used; " if record.automated_detection else "no automated detection; ") + AUTOMATION_TEXT.get(record.automated_decision, record.automated_decision),
-        "ground": ("law: " if record.ground == "illegal" else "our terms: ") + record.clause,
+        "ground": f"law: {record.legal_ground or record.clause} (policy clause: {record.clause})" if record.ground == "illegal" else f"our terms: {record.clause}",
         "explanation": record.explanation,
         "reference": record.puid,
     }
@@ -219,8 +220,8 @@ def to_tdb(record: DecisionRecord) -> dict[str, Any]:
         body["decision_account"] = record.decision_account
     if record.ground == "illegal":
         body["decision_ground"] = "DECISION_GROUND_ILLEGAL_CONTENT"
-        body["illegal_content_legal_ground"] = record.clause[:500]
-        body["illegal_content_explanation"] = record.explanation[:2000]
+        body["illegal_content_legal_ground"] = (record.legal_ground or record.clause)[:500]
+        body["illegal_content_explanation"] = f"{record.explanation} Policy clause: {record.clause}."[:2000]
     else:
         body["decision_ground"] = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
         body["incompatible_content_ground"] = record.clause[:500]

@@ -88,6 +88,8 @@ class StatementDefaults(Strict):
     tdb_category: str = Field(pattern=r"^STATEMENT_CATEGORY_[A-Z_]+$")
     keywords: tuple[str, ...] = ()
     content_type: str = Field(default="CONTENT_TYPE_OTHER", pattern=r"^CONTENT_TYPE_[A-Z_]+$")
+    #: for ``ground = "illegal"``: the law relied on (Art. 17(3)(d)); default: the clause
+    legal_ground: str | None = Field(default=None, max_length=500)
 
 
 class CategoryPolicy(Strict):
