@@ -26,7 +26,7 @@ from abusedesk.web.models import ASSIGNEE_SORT_SQL, SEVERITY_RANK_SQL
 
 _TIME = ("opened_at", "updated_at", "last_seen", "first_seen")
 #: sort name → (expression, value type)
-SORTS: dict[str, tuple[ColumnElement[Any], str]] = {
+SORTS: dict[str, tuple[Any, str]] = {
     "id": (Case.id, "int"),
     "opened_at": (Case.opened_at, "time"),
     "updated_at": (Case.updated_at, "time"),
@@ -107,10 +107,10 @@ def decode_cursor(sort: str, cursor: str) -> tuple[Any, int] | None:
     return None
 
 
-def build_query(q: QueueQuery, *, now: datetime | None = None) -> Select[tuple[Case]]:
+def build_query(q: QueueQuery, *, now: datetime | None = None) -> Select[Case]:
     sort = q.sort if q.sort in SORTS else "id"
     key, kind = SORTS[sort]
-    query: Select[tuple[Case]] = select(Case)
+    query: Select[Case] = select(Case)
     if q.status == "open":
         query = query.where(Case.status.in_(sorted(s.value for s in OPEN_STATUSES)))
     elif q.status:

@@ -64,7 +64,8 @@ def first_action_times(session: Session, since: datetime, *, hidden: frozenset[s
     )}
     firsts: dict[int, datetime] = {}
     for cid, at in session.execute(select(OutboundMessage.case_id, func.min(OutboundMessage.created_at)).where(OutboundMessage.case_id.in_(list(cases))).group_by(OutboundMessage.case_id)) if cases else []:
-        firsts[cid] = as_utc(at)
+        if cid is not None and at is not None:
+            firsts[cid] = as_utc(at)
     for cid, at in bridge.first_action_per_case(session, list(cases)):
         firsts[cid] = min(firsts.get(cid, as_utc(at)), as_utc(at))
     return {cid: max(firsts[cid] - cases[cid], timedelta(0)) for cid in firsts}
@@ -74,7 +75,7 @@ def resolution_times(session: Session, since: datetime, *, hidden: frozenset[str
     query = select(Case.id, Case.opened_at, Case.closed_at).where(Case.closed_at.isnot(None), Case.opened_at >= since)
     if hidden:
         query = query.where(Case.category.notin_(sorted(hidden)))
-    return {cid: max(as_utc(closed) - as_utc(opened), timedelta(0)) for cid, opened, closed in session.execute(query)}
+    return {cid: max(as_utc(closed) - as_utc(opened), timedelta(0)) for cid, opened, closed in session.execute(query) if closed is not None}
 
 
 def open_by_age(session: Session, now: datetime, *, hidden: frozenset[str]) -> dict[str, int]:
