@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -282,3 +283,61 @@ def test_libcloud_unknown_address_is_refused() -> None:
     adapter = LibcloudAdapter(StoppableDummy(2))
     with pytest.raises(AdapterError, match="no instance holds"):
         adapter.apply(ActionRequest(31, "block_ip", "ip", "203.0.113.9", "acme"))
+
+
+def _connects(ns: str, address: str, port: int) -> bool:
+    code = f"import socket\ntry:\n    socket.create_connection(({address!r}, {port}), timeout=1).close()\nexcept OSError:\n    raise SystemExit(1)\n"
+    return subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code], capture_output=True, check=False).returncode == 0
+
+
+def test_nftables_port_restriction_drops_only_that_port(netns: tuple[str, str]) -> None:
+    host, peer = netns
+    server = subprocess.Popen(  # a mail server on the peer, on two ports
+        ["ip", "netns", "exec", peer, sys.executable, "-c",
+         "import socket, time\nsocks = []\nfor port in (2525, 2526):\n    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         "    s.bind(('10.77.0.1', port)); s.listen(16); socks.append(s)\ntime.sleep(30)\n"],
+    )
+    try:
+        for _ in range(50):
+            if _connects(host, "10.77.0.1", 2525):
+                break
+        adapter = NftablesAdapter(command=("ip", "netns", "exec", host, "nft"))
+        request = ActionRequest(24, "restrict_port", "ip", "10.77.0.2", "acme", {"port": "tcp/2525"})
+        assert _connects(host, "10.77.0.1", 2525) is True
+        adapter.apply(request)
+        assert _connects(host, "10.77.0.1", 2525) is False
+        assert _connects(host, "10.77.0.1", 2526) is True  # other ports untouched
+        adapter.revert(request)
+        assert _connects(host, "10.77.0.1", 2525) is True
+    finally:
+        server.kill()
+        server.wait(timeout=5)
+
+
+def test_mandated_report_adapter_state_is_recorded(ctx: Context) -> None:
+    from sqlalchemy import select
+
+    from abusedesk.enforcement.adapters.mandated import Submission
+    from abusedesk.enforcement.models import MandatedReport
+    from tests.enforcement.support import ingest, report, setup, work
+
+    class Tipline:
+        name = "cybertipline-test"
+
+        def __init__(self) -> None:
+            self.payloads: list[dict[str, Any]] = []
+
+        def submit(self, payload: dict[str, Any]) -> Submission:
+            self.payloads.append(payload)
+            return Submission("submitted", "CT-123456", "accepted")
+
+    setup(ctx)
+    tipline = Tipline()
+    ctx.adapter_overrides["mandated_report"] = tipline
+    case_id = ingest(ctx, report("content.csam", source="http://shop.example/u/y.jpg"))
+    work(ctx)
+    with ctx.transaction() as session:
+        mandated = session.execute(select(MandatedReport)).scalar_one()
+        assert (mandated.state, mandated.external_id, mandated.adapter) == ("submitted", "CT-123456", "cybertipline-test")
+        assert mandated.submitted_at is not None
+    assert [p["case"] for p in tipline.payloads] == [case_id]
