@@ -233,3 +233,15 @@ def test_sub_folders_named_after_a_hint_give_lists_their_category(ctx: Context, 
     assert rows == {"security.scan": 3, "email.spam": 1}
     assert hints == {"iplist:security.scan", "iplist:email.spam"}
     watcher.ctx.close()
+
+
+def test_a_file_that_vanishes_before_it_is_taken_does_not_stop_the_scan(ctx: Context, make_settings: Callable[..., Settings], folder: Path) -> None:
+    watcher = _watcher(make_settings, folder)
+    (folder / "a.csv").write_bytes(SHADOWSERVER.read_bytes())
+    (folder / "b.txt").write_bytes(b"x")
+    ready = watcher.ready()
+    (folder / "b.txt").unlink()
+    watcher.ready = lambda now=None: ready  # type: ignore[method-assign]
+    outcomes = watcher.scan_once()
+    assert [o.name for o in outcomes] == ["a.csv"]
+    watcher.ctx.close()

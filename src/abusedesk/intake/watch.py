@@ -125,7 +125,10 @@ class FolderWatcher:
         for path, hint in self.ready(now):
             if self._stop.is_set():
                 break
-            outcomes.append(self.take(path, hint))
+            try:
+                outcomes.append(self.take(path, hint))
+            except OSError as exc:  # gone or unreadable: the next scan looks again
+                log.warning("%s: %s", path, exc)
         return outcomes
 
     def take(self, path: Path, hint: str | None = None) -> WatchOutcome:
