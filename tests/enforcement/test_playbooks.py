@@ -254,3 +254,19 @@ def test_a_case_reopened_by_a_new_report_counts_as_a_repeat(ctx: Context) -> Non
     with ctx.transaction() as session:
         reasons = sorted(s.reason for s in session.execute(select(Strike).where(Strike.case_id == case_id)).scalars())
         assert reasons == ["opened", "opened#2"]
+
+
+def test_a_claimed_fix_stops_the_deadline(ctx: Context) -> None:
+    setup(ctx)
+    case_id = ingest(ctx, report("email.spam"))
+    work(ctx)
+    due = as_utc(case(ctx, case_id).deadline_at)  # type: ignore[arg-type]
+    with ctx.transaction() as session:
+        flows.customer_responded(ctx, session, session.get(Case, case_id), actor="portal:acme", remediated=True, note="removed the script")  # type: ignore[arg-type]
+    with time_machine.travel(due + timedelta(hours=1), tick=False):
+        work(ctx)
+        DeadlineScheduler(ctx).run_once()
+        work(ctx)
+    found = case(ctx, case_id)
+    assert found.status == CaseStatus.NOTIFIED.value and found.deadline_at is None
+    assert actions(ctx, case_id) == []

@@ -243,7 +243,8 @@ def confirm_case(ctx: Context, session: Session, case: Case, *, actor: str) -> E
     if case.status not in (CaseStatus.NEW.value, CaseStatus.TRIAGED.value):
         raise EnforcementError(f"case {case.id} is {case.status}; only a new or triaged case waits for confirmation")
     record(session, actor=actor, action="case.confirmed", object_type="case", object_id=case.id, data={})
-    return act_on_confirmed(ctx, session, case, actor=actor, reason=f"confirmed by analyst {actor}")
+    # the reason reaches the statement of reasons: who confirmed stays in the audit log only
+    return act_on_confirmed(ctx, session, case, actor=actor, reason="confirmed by an analyst")
 
 
 # ----------------------------------------------------------------------------- deadlines
@@ -389,13 +390,12 @@ def decide(
 
 
 def customer_responded(ctx: Context, session: Session, case: Case, *, actor: str, remediated: bool, note: str = "") -> None:
-    """The customer answered (portal or mail reply). A claimed fix stops the deadline and
-    waits for an analyst to agree; it never lifts a restriction by itself."""
+    """The customer answered (portal or mail reply). A claimed fix stops the deadline (the
+    case keeps its state for an analyst to verify); it never lifts a restriction by itself."""
     record(session, actor=actor, action="case.customer_response", object_type="case", object_id=case.id, data={"remediated": remediated, "note": note[:2000]})
     if remediated:
         case.deadline_at = None
         record(session, actor=actor, action="case.remediation_claimed", object_type="case", object_id=case.id, data={})
-        move_case(session, case, CaseStatus.AWAITING_CUSTOMER, actor=actor, reason="customer reports the problem fixed; an analyst verifies")
 
 
 def remediation_claimed(session: Session, case: Case) -> bool:
