@@ -16,7 +16,7 @@ from abusedesk import __version__
 from abusedesk.background import start_background, stop_background
 from abusedesk.context import Context
 from abusedesk.formats.jsonutil import pointer
-from abusedesk.web import console, console_pages, dashboard, portal, public
+from abusedesk.web import console, console_pages, dashboard, oidc, portal, public
 from abusedesk.web.api import cases, inventory, reports
 from abusedesk.web.auth import CurrentUser, LoginRequired, home_for, login_redirect
 from abusedesk.web.auth import router as auth_router
@@ -94,7 +94,7 @@ def create_app(ctx: Context, *, background: bool | None = None) -> FastAPI:
     app.include_router(inventory.router)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
 
-    for web_router in (auth_router, console.router, console_pages.router, dashboard.router, public.router, portal.router):
+    for web_router in (auth_router, oidc.router, console.router, console_pages.router, dashboard.router, public.router, portal.router):
         app.include_router(web_router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
