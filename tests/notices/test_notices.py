@@ -97,6 +97,25 @@ def test_digest_sends_one_mail_per_recipient(ctx: Context) -> None:
         assert states == ["digested", "digested"]
 
 
+def test_a_held_notice_without_a_digest_job_is_swept(ctx: Context) -> None:
+    from abusedesk.enforcement.scheduler import DeadlineScheduler
+    from abusedesk.jobs.models import Job
+
+    transport = setup(ctx)
+    ctx.settings.notice_digest = True
+    case_id = ingest(ctx, report("email.spam"))
+    work(ctx)
+    with ctx.transaction() as session:  # lose the digest job, as in the race with a running digest
+        for job in session.execute(select(Job).where(Job.kind == "notices.digest")).scalars():
+            session.delete(job)
+    later = as_utc(case(ctx, case_id).opened_at) + timedelta(seconds=ctx.settings.notice_digest_window_seconds + 5)
+    with time_machine.travel(later, tick=False):
+        assert DeadlineScheduler(ctx).run_once() == 1
+        assert DeadlineScheduler(ctx).run_once() == 0
+        work(ctx)
+    assert [m["Subject"] for m in transport.sent] == ["Abuse notices for your account (1)"]
+
+
 def test_reporters_hear_the_outcome_when_closed_once(ctx: Context) -> None:
     transport = setup(ctx)
     case_id = ingest(ctx, report("security.scan", reporter="hp@honeypot.example"))

@@ -12,6 +12,7 @@ import threading
 
 from abusedesk.context import Context
 from abusedesk.enforcement.flows import sweep_due_deadlines
+from abusedesk.notices.flows import sweep_held_digests
 
 log = logging.getLogger("abusedesk.scheduler")
 
@@ -23,8 +24,9 @@ class DeadlineScheduler:
         self._stop = threading.Event()
 
     def run_once(self) -> int:
+        """Jobs added: escalations for due deadlines, digests for notices held too long."""
         with self.ctx.transaction() as session:
-            return sweep_due_deadlines(self.ctx, session)
+            return sweep_due_deadlines(self.ctx, session) + sweep_held_digests(self.ctx, session)
 
     def serve_forever(self) -> None:
         while not self._stop.is_set():

@@ -181,6 +181,19 @@ def handle_digest(ctx: Context, session: Session, job: Job) -> None:
         message.status = OutboundStatus.DIGESTED
 
 
+def sweep_held_digests(ctx: Context, session: Session) -> int:
+    """Digest jobs for notices held longer than the window without one (a notice held while
+    its recipient's digest was running); idempotent by the same dedupe key."""
+    cutoff = utcnow() - timedelta(seconds=ctx.settings.notice_digest_window_seconds)
+    recipients = session.execute(
+        select(OutboundMessage.recipient).where(OutboundMessage.status == OutboundStatus.HELD, OutboundMessage.created_at <= cutoff).distinct()
+    ).scalars()
+    added = 0
+    for recipient in recipients:
+        added += enqueue(session, DIGEST_JOB, {"recipient": recipient}, dedupe_key=f"digest:{recipient}") is not None
+    return added
+
+
 OUTCOME_TEXT = {
     "actioned": "We found a breach of our acceptable use policy and took action.",
     "closed": "We have finished handling this matter and closed the case.",
