@@ -149,3 +149,20 @@ def test_counter_notice_needs_every_512g3_element(ctx: Context, world: World, cl
     with ctx.transaction() as session:
         message = session.execute(select(CaseMessage).where(CaseMessage.case_id == case_id)).scalar_one()
         assert message.kind == "counter_notice" and "film.mp4" in message.body
+
+
+def test_mail_correspondence_customer_sees_own_mail_only(ctx: Context, world: World, client: TestClient) -> None:
+    from abusedesk.intake.models import Correspondence
+    from abusedesk.intake.service import store_raw
+
+    with ctx.transaction() as session:
+        for party, text in (("customer", "customer mail: relay closed"), ("reporter", "reporter mail: still spamming, Rita")):
+            raw = store_raw(session, ctx.blobs, text.encode(), channel="smtp").raw
+            session.add(Correspondence(case_id=world.acme_case, raw_id=raw.id, party=party, matched_by="recipient", sender=f"{party}@x.example", subject=f"Re: {party}", body_text=text))
+    open_link(client, ctx, "acme", world.acme_case)
+    portal = client.get(f"/portal/cases/{world.acme_case}").text
+    assert "customer mail: relay closed" in portal and "reporter mail" not in portal and "Rita" not in portal
+    with TestClient(client.app) as analyst:
+        login(analyst, "analyst")
+        console = analyst.get(f"/console/cases/{world.acme_case}").text
+        assert "customer mail: relay closed" in console and "reporter mail: still spamming" in console

@@ -21,7 +21,7 @@ from abusedesk.audit.service import record
 from abusedesk.cases.models import Case, parse_ref
 from abusedesk.cases.workflow import ALLOWED, CaseStatus, TransitionError, transition
 from abusedesk.context import Context
-from abusedesk.intake.models import RawInput
+from abusedesk.intake.models import Correspondence, RawInput
 from abusedesk.inventory.models import InventoryResource
 from abusedesk.notices.models import OutboundMessage
 from abusedesk.policy.models import Severity
@@ -155,6 +155,8 @@ def timeline(session: Session, case: Case) -> list[dict[str, Any]]:
         items.append({"at": r.received_at, "kind": "report", "obj": r})
     for m in session.execute(select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)).scalars():
         items.append({"at": m.created_at, "kind": "message", "obj": m})
+    for mail in session.execute(select(Correspondence).where(Correspondence.case_id == case.id).order_by(Correspondence.received_at).limit(500)).scalars():
+        items.append({"at": mail.received_at, "kind": "mail", "obj": mail})
     for n in session.execute(select(OutboundMessage).where(OutboundMessage.case_id == case.id).order_by(OutboundMessage.created_at)).scalars():
         items.append({"at": n.created_at, "kind": "notice", "obj": n})
     for note in session.execute(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.created_at)).scalars():

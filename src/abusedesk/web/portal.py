@@ -24,6 +24,7 @@ from starlette.datastructures import FormData, UploadFile
 from abusedesk.audit.service import record
 from abusedesk.cases.models import Case, parse_ref
 from abusedesk.context import Context
+from abusedesk.intake.models import Correspondence
 from abusedesk.policy.taxonomy import Category
 from abusedesk.reports.models import Report
 from abusedesk.timeutil import utcnow
@@ -146,7 +147,11 @@ def _customer_reports(session: Session, ctx: Context, case: Case) -> list[dict[s
 def portal_case(request: Request, ref: str, ctx: AppContext, session: DbSession, account: PortalAccount) -> HTMLResponse:
     case = case_of_account(session, ctx, account, ref)
     policy = ctx.policy.category(case.category)
-    messages = list(session.execute(select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)).scalars())
+    messages: list[Any] = list(session.execute(select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)).scalars())
+    # the customer's own mail replies; reporters' mail about the case is never shown here
+    mails = session.execute(select(Correspondence).where(Correspondence.case_id == case.id, Correspondence.party == "customer").order_by(Correspondence.received_at)).scalars()
+    messages += [{"created_at": m.received_at, "kind": "mail", "body": m.body_text[:5000], "evidence_filename": None} for m in mails]
+    messages.sort(key=lambda m: m["created_at"] if isinstance(m, dict) else m.created_at)
     appeals = list(session.execute(select(Appeal).where(Appeal.case_id == case.id).order_by(Appeal.id)).scalars())
     until = bridge.appealable_until(session, case)
     context = {
