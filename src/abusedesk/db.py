@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -78,3 +78,24 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def allocate_ids(session: Session, model: type[Base], count: int) -> list[int]:
+    """Primary keys for ``count`` new rows, so a batch INSERT needs no RETURNING.
+
+    SQLite cannot return batched INSERT ids in order, which makes the ORM insert row by
+    row; taking the ids first turns a thousand statements into one. PostgreSQL draws them
+    from the column's sequence; SQLite from ``max(id)`` under the write lock every
+    transaction here holds (``BEGIN IMMEDIATE``).
+    """
+    if count <= 0:
+        return []
+    table = model.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": table.name, "n": count},
+        )
+        return [int(row[0]) for row in rows]
+    start = session.execute(text(f'SELECT coalesce(max(id), 0) FROM "{table.name}"')).scalar_one()
+    return list(range(int(start) + 1, int(start) + 1 + count))

@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import Entry
+from abusedesk.db import allocate_ids
 from abusedesk.cases.models import Case, CaseReporter, parse_ref
 from abusedesk.cases.workflow import OPEN_STATUSES, CaseStatus
 from abusedesk.policy.models import Policy
@@ -83,8 +84,10 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
         case.updated_at = now
         assigned.append((item, case))
     if opened:
+        for case, new_id in zip(opened, allocate_ids(session, Case, len(opened)), strict=True):
+            case.id = new_id
         session.add_all(opened)
-        session.flush()  # one INSERT for all new cases; ids come back
+        session.flush()  # one INSERT for all new cases
     for case in opened:
         audit.append(Entry(actor, "case.opened", "case", str(case.id), {"account": case.account_id, "category": case.category, "resource": case.resource_key}))
     for case, previous, report_id in reopened:

@@ -79,6 +79,12 @@ def parse_input(data: bytes, *, filename: str | None = None, format: str | None 
 
 
 def _parse_as(name: str, data: bytes, filename: str | None) -> list[ParsedReport]:
+    """A named parser; ``iplist:<category>`` gives a plain list its category."""
+    if ":" in name:
+        base, _, parameter = name.partition(":")
+        if base != iplist.FORMAT:
+            raise ParseError(f"format {base!r} takes no parameter ({name!r})")
+        return iplist.parse_list(data, parameter, filename=filename)
     for file_format in FILE_FORMATS:
         if file_format.name == name:
             return file_format.parse(data, filename)

@@ -14,12 +14,10 @@ from sqlalchemy.orm import Session
 
 from abusedesk.context import Context
 from abusedesk.formats import iplist
-from abusedesk.formats.base import ParsedReport, ParseError
-from abusedesk.formats.registry import parse_input
 from abusedesk.intake.models import RawInput, RawStatus
-from abusedesk.intake.service import quarantine, raw_bytes, store_raw
+from abusedesk.intake.service import store_raw
 from abusedesk.policy.taxonomy import parse_category
-from abusedesk.reports.flows import IngestResult, _cases_for, create_reports, outcome_of, process_raw, route_reports
+from abusedesk.reports.flows import IngestResult, _cases_for, outcome_of, process_raw
 from abusedesk.reports.models import Report
 
 CHANNEL = "feed"
@@ -39,49 +37,9 @@ def format_hint(format: str | None, category: str | None) -> str | None:
     return f"{iplist.FORMAT}:{chosen}"
 
 
-def is_parameterised(hint: str | None) -> bool:
-    return bool(hint) and ":" in str(hint)
-
-
-def parse_with_hint(data: bytes, filename: str | None, hint: str | None) -> list[ParsedReport]:
-    """The registry, plus ``iplist:<category>`` which it cannot express."""
-    if hint and ":" in hint:
-        name, _, category = hint.partition(":")
-        if name != iplist.FORMAT:
-            raise ParseError(f"format {name!r} takes no parameter ({hint!r})")
-        return iplist.parse_list(data, category, filename=filename)
-    return parse_input(data, filename=filename, format=hint)
-
-
 def process_hinted(ctx: Context, session: Session, raw: RawInput, *, data: bytes | None = None, actor: str) -> IngestResult:
-    """``reports.flows.process_raw``, also for a hint the registry cannot read (``iplist:<category>``).
-
-    The parameterised branch mirrors ``process_many`` for one input; it goes away once
-    ``formats.registry.parse_input`` accepts ``name:parameter`` itself.
-    """
-    if not is_parameterised(raw.format_hint):
-        return process_raw(ctx, session, raw, data=data, actor=actor)
-    result = IngestResult(raw.id, raw.sha256)
-    payload = data if data is not None else raw_bytes(ctx.blobs, raw)
-    try:
-        parsed = parse_with_hint(payload, raw.filename, raw.format_hint)
-    except Exception as exc:  # noqa: BLE001 - any failure (ParseError or a parser bug) quarantines
-        message = str(exc) if isinstance(exc, ParseError) else f"parser crashed: {type(exc).__name__}: {exc}"
-        quarantine(session, raw, message, actor=actor)
-        result.quarantined, result.error = True, message
-        return result
-    raw.status = RawStatus.PARSED
-    raw.error = None
-    raw.attempts += 1
-    raw.source_format = parsed[0].source_format if parsed else None
-    raw.report_count = len(parsed)
-    with session.no_autoflush:
-        new, duplicates = create_reports(session, [(raw, parsed)])
-        route_reports(ctx, session, new, actor=actor)
-    session.flush()
-    cases = _cases_for(session, [*new, *(r for _, r in duplicates)])
-    result.reports = [outcome_of(ctx, r, cases) for r in new] + [outcome_of(ctx, r, cases, duplicate=True) for _, r in duplicates]
-    return result
+    """``reports.flows.process_raw``: the registry reads hints such as ``iplist:<category>`` itself."""
+    return process_raw(ctx, session, raw, data=data, actor=actor)
 
 
 def describe(ctx: Context, session: Session, raw: RawInput) -> IngestResult:

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import Entry, record, record_many
+from abusedesk.db import allocate_ids
 from abusedesk.evidence.blobstore import BlobStore
 from abusedesk.intake.models import IdempotencyKey, RawInput, RawStatus
 from abusedesk.timeutil import utcnow
@@ -73,6 +74,8 @@ def store_raw_many(
     if wrote_files:
         blobs.sync()
     if created:
+        for raw, new_id in zip(created.values(), allocate_ids(session, RawInput, len(created)), strict=True):
+            raw.id = new_id
         session.add_all(created.values())
         session.flush()
         record_many(session, [

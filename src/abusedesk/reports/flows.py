@@ -10,10 +10,11 @@ from __future__ import annotations
 import secrets
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import Entry, record_many
@@ -64,16 +65,59 @@ def _dedupe_key(parsed: ParsedReport, raw: RawInput, index: int) -> str:
     return f"raw:{raw.sha256}:{index}"
 
 
+@dataclass(slots=True)
+class ReportDraft:
+    """A report on its way into the database: parsed, then routed, then inserted once.
+
+    Plain objects instead of ORM instances on the batch path: building and flushing
+    thousands of instrumented objects costs more than parsing the reports did.
+    """
+
+    id: str
+    raw_id: int
+    index_in_raw: int
+    dedupe_key: str
+    channel: str
+    source_format: str
+    category: str | None
+    occurred_at: datetime | None
+    received_at: datetime
+    reporter_email: str | None
+    reporter_name: str | None
+    summary: str
+    evidence: str
+    resources: list[dict[str, str]]
+    fields: dict[str, Any]
+    automated: bool
+    confidence: float | None
+    no_complaint: bool
+    status: str = ReportStatus.QUEUED
+    outcome: str | None = None
+    outcome_detail: str | None = None
+    account_id: str | None = None
+    case_id: int | None = None
+    attributed_resource: str | None = None
+    inventory_resource_id: int | None = None
+    completed_at: datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _DRAFT_FIELDS}
+
+
+_DRAFT_FIELDS = tuple(f.name for f in fields(ReportDraft))
+#: what routing reads and writes: a draft on the batch path, a stored Report in the worker
+Routable = ReportDraft | Report
+
+
 def create_reports(
     session: Session, entries: Sequence[tuple[RawInput, Sequence[ParsedReport]]]
-) -> tuple[list[Report], list[tuple[RawInput, Report]]]:
-    """Insert queued reports for several inputs at once.
+) -> tuple[list[ReportDraft], list[tuple[RawInput, Report]]]:
+    """Drafts for the new reports of several inputs, not yet inserted (see :func:`insert_drafts`).
 
-    Returns the new reports, and for each report that was already known the input that
-    repeated it with the report it repeated.
-
-    A report already known by its dedupe key (the sender's id, or hash + position) is not
-    inserted again: re-ingesting an input, or the same XARF report by mail and by API, is a no-op.
+    Also returns, for each report that was already known, the input that repeated it with
+    the stored report: a report known by its dedupe key (the sender's id, or hash and
+    position) is never inserted again, so re-ingesting an input, or the same XARF report
+    by mail and by API, is a no-op.
     """
     keyed = [(_dedupe_key(p, raw, i), raw, i, p) for raw, parsed in entries for i, p in enumerate(parsed)]
     known: dict[str, Report] = {}
@@ -83,7 +127,7 @@ def create_reports(
         for report in session.execute(select(Report).where(Report.dedupe_key.in_(chunk))).scalars():
             known[report.dedupe_key] = report
     now = utcnow()
-    new: list[Report] = []
+    new: list[ReportDraft] = []
     fresh_keys: set[str] = set()
     duplicates: list[tuple[RawInput, Report]] = []
     for key, raw, index, p in keyed:
@@ -93,19 +137,21 @@ def create_reports(
         if key in fresh_keys:
             continue
         fresh_keys.add(key)
-        new.append(Report(
-            id=new_report_id(), raw_id=raw.id, index_in_raw=index, dedupe_key=key, channel=raw.channel,
-            source_format=p.source_format, category=p.category.value if p.category else None,
-            occurred_at=p.occurred_at, received_at=now, reporter_email=p.reporter.email,
-            reporter_name=p.reporter.name, summary=p.summary, evidence=p.evidence,
-            resources=[r.as_dict() for r in p.resources], fields=p.fields, automated=p.automated,
-            confidence=p.confidence, no_complaint=p.no_complaint, status=ReportStatus.QUEUED,
+        new.append(ReportDraft(
+            new_report_id(), raw.id, index, key, raw.channel, p.source_format,
+            p.category.value if p.category else None, p.occurred_at, now, p.reporter.email,
+            p.reporter.name, p.summary, p.evidence, [r.as_dict() for r in p.resources], p.fields,
+            p.automated, p.confidence, p.no_complaint,
         ))
-    session.add_all(new)
     return new, duplicates
 
 
-def _resources(report: Report) -> list[Resource]:
+def insert_drafts(session: Session, drafts: Sequence[ReportDraft]) -> None:
+    if drafts:
+        session.execute(insert(Report), [d.row() for d in drafts])
+
+
+def _resources(report: Routable) -> list[Resource]:
     return [Resource(ResourceKind(r["kind"]), r["value"]) for r in report.resources]
 
 
@@ -122,14 +168,14 @@ def _lock_keys(session: Session, keys: Sequence[tuple[str, str, str]]) -> None:
     )
 
 
-def route_reports(ctx: Context, session: Session, reports: Sequence[Report], *, actor: str) -> None:
+def route_reports(ctx: Context, session: Session, reports: Sequence[Routable], *, actor: str) -> None:
     """Attribute each queued report and join it to a case, or close it with the reason."""
     if not reports:
         return
     index = ctx.attribution.get(session)
     now = utcnow()
     joining: list[Joining] = []
-    by_id: dict[str, Report] = {}
+    by_id: dict[str, Routable] = {}
     audit: list[Entry] = []
     for report in reports:
         report.status = ReportStatus.PROCESSING
@@ -166,14 +212,14 @@ def route_reports(ctx: Context, session: Session, reports: Sequence[Report], *, 
     record_many(session, audit)
 
 
-def _complete(report: Report, outcome: str, detail: str, now: datetime) -> None:
+def _complete(report: Routable, outcome: str, detail: str, now: datetime) -> None:
     report.status = ReportStatus.COMPLETED
     report.outcome = outcome
     report.outcome_detail = detail
     report.completed_at = now
 
 
-def outcome_of(ctx: Context, report: Report, cases: dict[int, Case] | None = None, *, duplicate: bool = False) -> ReportOutcome:
+def outcome_of(ctx: Context, report: Routable, cases: dict[int, Case] | None = None, *, duplicate: bool = False) -> ReportOutcome:
     ref = None
     if report.case_id is not None:
         case = (cases or {}).get(report.case_id)
@@ -213,12 +259,11 @@ def process_many(
         raw.source_format = outcome[0].source_format if outcome else None
         raw.report_count = len(outcome)
         parsed_entries.append((raw, outcome))
-    with session.no_autoflush:
-        # new reports are routed before their INSERT, so each is written once, complete
-        new, duplicates = create_reports(session, parsed_entries)
-        if route:
-            route_reports(ctx, session, new, actor=actor)
-    session.flush()
+    new, duplicates = create_reports(session, parsed_entries)
+    if route:
+        route_reports(ctx, session, new, actor=actor)  # before the INSERT: each row is written once, complete
+    session.flush()  # cases first, then the reports that point at them
+    insert_drafts(session, new)
     cases = _cases_for(session, [*new, *(r for _, r in duplicates)])
     for report in new:
         results[report.raw_id].reports.append(outcome_of(ctx, report, cases))
@@ -233,7 +278,7 @@ def process_raw(
     return process_many(ctx, session, [(raw, data)], actor=actor, route=route)[0]
 
 
-def _cases_for(session: Session, reports: Sequence[Report]) -> dict[int, Case]:
+def _cases_for(session: Session, reports: Sequence[Routable]) -> dict[int, Case]:
     ids = {r.case_id for r in reports if r.case_id is not None}
     if not ids:
         return {}

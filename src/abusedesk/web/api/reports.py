@@ -16,7 +16,7 @@ from abusedesk.formats.registry import parse_input
 from abusedesk.intake.service import find_idempotency_key, remember_idempotency_key, store_raw
 from abusedesk.jobs.handlers import ROUTE_REPORTS
 from abusedesk.jobs.service import enqueue
-from abusedesk.reports.flows import create_reports
+from abusedesk.reports.flows import create_reports, insert_drafts
 from abusedesk.reports.models import Report
 from abusedesk.web.api.schemas import ErrorOut, ReportOut, SubmissionOut
 from abusedesk.web.deps import AppContext, DbSession, ReadToken
@@ -89,14 +89,14 @@ async def submit_report(
     with ctx.transaction() as session:
         stored = store_raw(session, ctx.blobs, body, channel="api", meta={"idempotency_key": idempotency_key} if idempotency_key else None, actor="api")
         new, repeated = create_reports(session, [(stored.raw, parsed)])
-        session.flush()
+        insert_drafts(session, new)
         known = [report for _, report in repeated]
         if not stored.created or not new:
             stored.raw.status = "parsed"
         else:
             stored.raw.status, stored.raw.report_count = "parsed", len(parsed)
             stored.raw.source_format = parsed[0].source_format
-        reports = new + known
+        reports = [*new, *known]
         if new:
             enqueue(session, ROUTE_REPORTS, {"report_ids": [r.id for r in new]})
         if idempotency_key and reports:
