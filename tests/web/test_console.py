@@ -229,3 +229,26 @@ def test_actions_propose_approve_apply_revert_through_enforcement(ctx: Context, 
         login(auditor, "auditor")
         assert f"/actions/{action.id}/" not in auditor.get(f"/console/cases/{world.acme_case}").text
         assert post(auditor, f"/console/cases/{world.acme_case}/actions/{action.id}/approve").status_code == 403  # type: ignore[attr-defined]
+
+
+def test_a_reversed_appeal_lifts_the_restriction(ctx: Context, world: World, client: TestClient) -> None:
+    from abusedesk.enforcement.models import EnforcementAction
+    from abusedesk.web.models import Appeal
+
+    login(client, "legal")
+    post(client, f"/console/cases/{world.acme_case}/actions", {"kind": "block_ip", "reason": "spam source", "approve_now": "1"})
+    with ctx.transaction() as session:
+        action = session.execute(select(EnforcementAction).where(EnforcementAction.case_id == world.acme_case)).scalar_one()
+        assert action.state == "approved"
+    post(client, f"/console/cases/{world.acme_case}/actions/{action.id}/apply")
+    with ctx.transaction() as session:
+        appeal = Appeal(case_id=world.acme_case, account_id="acme", decision_ref="case:1", grounds="mistake", status="open")
+        session.add(appeal)
+        session.flush()
+        appeal_id = appeal.id
+    location = post(client, f"/console/cases/{world.acme_case}/appeals/{appeal_id}", {"outcome_status": "reversed", "outcome": "our mistake"}).headers["location"]  # type: ignore[attr-defined]
+    assert "being+lifted" in location, location
+    with ctx.transaction() as session:
+        restore = session.execute(select(EnforcementAction).where(EnforcementAction.reverses_id == action.id)).scalar_one()
+        assert restore.kind == "restore" and restore.state == "approved"
+    assert client.get("/console/legal").status_code == 200

@@ -200,12 +200,33 @@ def file_appeal(session: Session, case: Case, *, account_id: str, grounds: str, 
     return appeal
 
 
-def decide_appeal(session: Session, appeal: Appeal, *, status_: str, reasons: str, actor: str) -> None:
+def decide_appeal(ctx: Context, session: Session, appeal: Appeal, *, status_: str, reasons: str, actor: str) -> list[Any]:
+    """Record a person's decision; a reversed decision is undone at once (Art. 20(4)):
+    the case's applied restrictions are lifted through enforcement. Returns the restores."""
     appeal.status = status_
     appeal.outcome = reasons
     appeal.decided_by = actor
     appeal.decided_at = utcnow()
     record(session, actor=actor, action="appeal.decided", object_type="case", object_id=appeal.case_id, data={"appeal": appeal.id, "outcome": status_})
+    service = _service()
+    if status_ != AppealStatus.REVERSED or service is None:
+        return []
+    restrictive: frozenset[str] = getattr(service, "RESTRICTIVE", frozenset())
+    restores = []
+    for action in actions_for_case(session, appeal.case_id):
+        if action.state == "applied" and action.kind in restrictive:
+            restores.append(service.lift(ctx, session, action.id, actor=actor, reason=f"appeal {appeal.id} reversed the decision"))
+    return restores
+
+
+def holds_and_mandated_reports(session: Session) -> tuple[list[Any], list[Any]]:
+    """Preservation holds and mandated reports (CSAM) for the legal page."""
+    models = _models()
+    if models is None or not _has_table(session, "preservation_holds"):
+        return [], []
+    holds = list(session.execute(select(models.PreservationHold).order_by(models.PreservationHold.id.desc()).limit(200)).scalars())
+    reports = list(session.execute(select(models.MandatedReport).order_by(models.MandatedReport.id.desc()).limit(200)).scalars()) if _has_table(session, "mandated_reports") else []
+    return holds, reports
 
 
 # ----------------------------------------------------------------------- counter-notices

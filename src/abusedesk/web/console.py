@@ -281,8 +281,8 @@ def decide_appeal(ref: str, appeal_id: int, ctx: AppContext, session: DbSession,
     outcome = _text(form, "outcome_status", limit=20)
     if outcome not in ("upheld", "reversed") or appeal.status != "open":
         return _case_back(case, ctx, "the appeal is decided already, or the outcome is not upheld/reversed")
-    bridge.decide_appeal(session, appeal, status_=outcome, reasons=_text(form, "outcome"), actor=actor_of(user))
-    return _case_back(case, ctx, f"appeal {outcome}")
+    restores = bridge.decide_appeal(ctx, session, appeal, status_=outcome, reasons=_text(form, "outcome"), actor=actor_of(user))
+    return _case_back(case, ctx, f"appeal {outcome}" + (f"; {len(restores)} restriction(s) being lifted" if restores else ""))
 
 
 @router.get("/console/go", response_model=None)

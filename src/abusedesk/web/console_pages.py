@@ -160,7 +160,9 @@ def legal_page(request: Request, ctx: AppContext, session: DbSession, user: Anno
     visible_categories = [c for c in restricted if c not in hidden]
     cases = list(session.execute(select(Case).where(Case.category.in_(visible_categories)).order_by(Case.id.desc()).limit(200)).scalars()) if visible_categories else []
     prefix = ctx.settings.case_id_prefix
-    return render(request, "console/legal.html", {"cases": [(c.ref(prefix), c) for c in cases], "restricted": restricted})
+    holds, mandated = bridge.holds_and_mandated_reports(session)
+    context = {"cases": [(c.ref(prefix), c) for c in cases], "restricted": restricted, "holds": holds, "mandated": mandated}
+    return render(request, "console/legal.html", context)
 
 
 @router.get("/console/users", response_class=HTMLResponse)
