@@ -125,7 +125,10 @@ def test_reporters_hear_the_outcome_when_closed_once(ctx: Context) -> None:
         flows.close_case(ctx, session, session.get(Case, case_id), actor="alice", reason="customer fixed it")  # type: ignore[arg-type]
     work(ctx)
     outcomes = [m for m in transport.sent if m["To"] == "hp@honeypot.example"]
-    assert len(outcomes) == 1 and "closed the case" in outcomes[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = outcomes[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert len(outcomes) == 1 and "closed the case" in text
+    assert "out-of-court dispute settlement" in text  # DSA Art. 16(5): redress for the notifier
+    assert outcomes[0]["Reply-To"].startswith("abuse+AD-")
 
 
 # ----------------------------------------------------------------------------- real SMTP
