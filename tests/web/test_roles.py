@@ -72,6 +72,7 @@ MATRIX: list[Route] = [
     r("POST", "/console/cases/{acme}/actions/999/approve", WORKERS),
     r("POST", "/console/cases/{acme}/appeals/{appeal}", {"admin", "legal"}, {"outcome_status": "upheld", "outcome": "ok"}),
     r("POST", "/console/quarantine/{quarantined}/retry", {"admin", "analyst"}),
+    r("POST", "/console/tokens/{api_token}/revoke", {"admin"}),
     r("POST", "/portal/cases/{acme}/reply", CUSTOMER, {"body": "fixed"}, hidden_from={"shop-user"}),
     r("POST", "/portal/cases/{acme}/remediated", CUSTOMER, {"description": "patched"}, hidden_from={"shop-user"}),
     r("POST", "/portal/cases/{acme}/appeal", CUSTOMER, {"grounds": "wrong"}, hidden_from={"shop-user"}),
@@ -103,10 +104,14 @@ def _setup(ctx: Context, world: World) -> dict[str, str]:
         first = session.query(Report).filter(Report.case_id == world.acme_case).one()
         raw_id = first.raw_id
     web = ingest_bytes(ctx, b'{"category": "email.spam", "source": "192.0.2.12"}', channel="web", format="json")
+    with ctx.transaction() as session:
+        from abusedesk.users.service import create_token
+
+        api_token_id = create_token(session, name="matrix", actor="test")[1].id
     return {
         "acme": str(world.acme_case), "csam": str(world.acme_csam_case), "shop": str(world.shop_case),
         "raw": str(raw_id), "quarantined": str(raw.raw_id), "appeal": str(appeal_id),
-        "token": portal_token(ctx, "acme", world.acme_case), "tracking": web.reports[0].report_id,
+        "token": portal_token(ctx, "acme", world.acme_case), "tracking": web.reports[0].report_id, "api_token": str(api_token_id),
     }
 
 
@@ -171,7 +176,7 @@ def test_every_route_is_in_the_matrix(ctx: Context) -> None:
         for method in route.methods:
             template = route.path
             normalized = (template.replace("{action_id}", "999").replace("{verb}", "approve").replace("{appeal_id}", "{appeal}")
-                          .replace("{raw_id}", "{raw}").replace("{index}", "0").replace("{account_id}", "acme").replace("{tracking_id}", "{tracking}"))
+                          .replace("{raw_id}", "{raw}").replace("{index}", "0").replace("{account_id}", "acme").replace("{tracking_id}", "{tracking}").replace("{token_id}", "{api_token}"))
             if "quarantine/{raw}" in normalized:
                 normalized = normalized.replace("{raw}", "{quarantined}")
             if (method, normalized) not in covered_templates and method != "HEAD":

@@ -26,7 +26,7 @@ from abusedesk.inventory.models import Account
 from abusedesk.inventory.service import list_resources
 from abusedesk.reports.flows import retry_raw
 from abusedesk.reports.models import Report
-from abusedesk.users.service import list_users
+from abusedesk.users.service import list_tokens, list_users, revoke_token
 from abusedesk.web import bridge
 from abusedesk.web.auth import Can, Viewer, actor_of, require
 from abusedesk.web.console import hidden_for
@@ -167,4 +167,15 @@ def legal_page(request: Request, ctx: AppContext, session: DbSession, user: Anno
 
 @router.get("/console/users", response_class=HTMLResponse)
 def users_page(request: Request, session: DbSession, _user: Annotated[Viewer, require(Can.ADMIN_USERS)]) -> HTMLResponse:
-    return render(request, "console/users.html", {"users": list_users(session)})
+    return render(request, "console/users.html", {"users": list_users(session), "tokens": list_tokens(session), "flash": request.query_params.get("flash", "")[:300]})
+
+
+@router.post("/console/tokens/{token_id}/revoke", response_model=None)
+def token_revoke(token_id: int, session: DbSession, user: Annotated[Viewer, require(Can.ADMIN_USERS)], _form: Form) -> Response:
+    """API tokens are created from the CLI (shown once); here an admin can revoke one."""
+    try:
+        revoke_token(session, token_id, actor=actor_of(user))
+        message = f"token {token_id} revoked"
+    except LookupError as exc:
+        message = str(exc)
+    return RedirectResponse("/console/users?" + urlencode({"flash": message}), status_code=status.HTTP_303_SEE_OTHER)
