@@ -90,12 +90,12 @@ def allocate_ids(session: Session, model: type[Base], count: int) -> list[int]:
     """
     if count <= 0:
         return []
-    table = model.__table__
+    table_name = str(model.__tablename__)
     if session.get_bind().dialect.name == "postgresql":
         rows = session.execute(
             text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-            {"table": table.name, "n": count},
+            {"table": table_name, "n": count},
         )
         return [int(row[0]) for row in rows]
-    start = session.execute(text(f'SELECT coalesce(max(id), 0) FROM "{table.name}"')).scalar_one()
+    start = session.execute(text(f'SELECT coalesce(max(id), 0) FROM "{table_name}"')).scalar_one()
     return list(range(int(start) + 1, int(start) + 1 + count))

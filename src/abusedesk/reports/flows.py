@@ -267,8 +267,8 @@ def process_many(
     cases = _cases_for(session, [*new, *(r for _, r in duplicates)])
     for report in new:
         results[report.raw_id].reports.append(outcome_of(ctx, report, cases))
-    for raw, report in duplicates:
-        results[raw.id].reports.append(outcome_of(ctx, report, cases, duplicate=True))
+    for raw, known in duplicates:
+        results[raw.id].reports.append(outcome_of(ctx, known, cases, duplicate=True))
     return [results[raw.id] for raw, _ in raws]
 
 

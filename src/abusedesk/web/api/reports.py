@@ -16,7 +16,7 @@ from abusedesk.formats.registry import parse_input
 from abusedesk.intake.service import find_idempotency_key, remember_idempotency_key, store_raw
 from abusedesk.jobs.handlers import ROUTE_REPORTS
 from abusedesk.jobs.service import enqueue
-from abusedesk.reports.flows import create_reports, insert_drafts
+from abusedesk.reports.flows import Routable, create_reports, insert_drafts
 from abusedesk.reports.models import Report
 from abusedesk.web.api.schemas import ErrorOut, ReportOut, SubmissionOut
 from abusedesk.web.deps import AppContext, DbSession, ReadToken
@@ -96,7 +96,7 @@ async def submit_report(
         else:
             stored.raw.status, stored.raw.report_count = "parsed", len(parsed)
             stored.raw.source_format = parsed[0].source_format
-        reports = [*new, *known]
+        reports: list[Routable] = [*new, *known]
         if new:
             enqueue(session, ROUTE_REPORTS, {"report_ids": [r.id for r in new]})
         if idempotency_key and reports:
