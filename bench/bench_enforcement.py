@@ -40,6 +40,7 @@ from abusedesk.jobs.worker import Worker
 from abusedesk.notices.outbox import queue_mail
 from abusedesk.notices.transport import RecordingTransport
 from abusedesk.policy.models import ActionKind
+from abusedesk.policy.taxonomy import Category
 from abusedesk.timeutil import as_utc, utcnow
 
 ACTIONS = int(os.environ.get("BENCH_ENF_ACTIONS", "300"))
@@ -141,7 +142,9 @@ def bench_deadlines(ctx: Context, label: str) -> None:
             cases.append(case)
         session.flush()
         ids = [c.id for c in cases]
-    ctx.policy = ctx.policy.model_copy(update={"categories": {**ctx.policy.categories, "email.spam": ctx.policy.categories["email.spam"].model_copy(update={"playbook": ctx.policy.categories["email.spam"].playbook.model_copy(update={"deadline": timedelta(seconds=2)})})}})  # type: ignore[dict-item]
+    spam = ctx.policy.category("email.spam")
+    quick = spam.model_copy(update={"playbook": spam.playbook.model_copy(update={"deadline": timedelta(seconds=2)})})
+    ctx.policy = ctx.policy.model_copy(update={"categories": {**ctx.policy.categories, Category.EMAIL_SPAM: quick}})
     with ctx.transaction() as session:
         for case in session.execute(select(Case).where(Case.id.in_(ids))).scalars():
             set_deadline(ctx, session, case, actor="bench")

@@ -160,8 +160,8 @@ def test_an_address_that_moved_after_approval_is_not_touched(ctx: Context) -> No
         end_resource(session, resource_id=holding_id, valid_to=utcnow(), actor="provisioning")
     work(ctx)
     with ctx.transaction() as session:
-        action = session.get(EnforcementAction, action_id)
-        assert action is not None and action.state == "failed" and "no account holds" in (action.last_error or "")
+        failed = session.get(EnforcementAction, action_id)
+        assert failed is not None and failed.state == "failed" and "no account holds" in (failed.last_error or "")
         assert session.get(InventoryResource, holding_id).state == "active"  # type: ignore[union-attr]
 
 

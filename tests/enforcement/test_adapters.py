@@ -151,7 +151,7 @@ def _ping(ns: str, address: str) -> bool:
 # --------------------------------------------------------------------------- libcloud
 
 
-class StoppableDummy(DummyNodeDriver):  # type: ignore[misc]
+class StoppableDummy(DummyNodeDriver):
     """libcloud's Dummy driver with the stop/start calls real drivers have."""
 
     def stop_node(self, node: Any) -> bool:
@@ -190,8 +190,8 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
         req = ActionRequest(3, "restrict_port", "ip", "10.77.0.2", "acme", {"port": "tcp/25"})
         yield Env(adapter, req, lambda: "10.77.0.2 . 25" in adapter.elements("port4_tcp"), "suspend_account")
     else:
-        driver = StoppableDummy(3)
-        node = driver.list_nodes()[1]
+        driver = StoppableDummy(3)  # type: ignore[no-untyped-call]
+        node = driver.list_nodes()[1]  # type: ignore[no-untyped-call]
         req = ActionRequest(4, "disable_resource", "ip", node.public_ips[0], "acme")
         yield Env(LibcloudAdapter(driver), req, lambda: node.state == NodeState.STOPPED, "restrict_port")
 
@@ -280,7 +280,7 @@ def test_nftables_rejects_what_is_not_an_address() -> None:
 
 
 def test_libcloud_unknown_address_is_refused() -> None:
-    adapter = LibcloudAdapter(StoppableDummy(2))
+    adapter = LibcloudAdapter(StoppableDummy(2))  # type: ignore[no-untyped-call]
     with pytest.raises(AdapterError, match="no instance holds"):
         adapter.apply(ActionRequest(31, "block_ip", "ip", "203.0.113.9", "acme"))
 
