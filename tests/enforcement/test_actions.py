@@ -187,3 +187,55 @@ def test_a_restriction_with_a_duration_lifts_itself(ctx: Context) -> None:
     with time_machine.travel(ends + timedelta(seconds=1), tick=False):
         work(ctx)
     assert _state(ctx, action_id) == "reverted"
+
+
+def test_a_crash_after_the_adapter_acted_repeats_safely(ctx: Context) -> None:
+    """The worker dies after the firewall changed but before the commit: the job runs
+    again, the adapter finds the effect in place, and the action is applied once."""
+    from abusedesk.enforcement.adapters.base import ActionRequest, AdapterResult
+
+    class Firewall:
+        name = "firewall"
+
+        def __init__(self) -> None:
+            self.blocked: set[str] = set()
+            self.calls = 0
+
+        def supports(self, kind: str) -> bool:
+            return kind == "block_ip"
+
+        def dry_run(self, request: ActionRequest) -> AdapterResult:
+            return AdapterResult(request.target not in self.blocked, "would block")
+
+        def apply(self, request: ActionRequest) -> AdapterResult:
+            self.calls += 1
+            changed = request.target not in self.blocked
+            self.blocked.add(request.target)
+            if self.calls == 1:
+                raise SystemError("worker killed after the firewall call")  # not an AdapterError: a crash
+            return AdapterResult(changed, "blocked")
+
+        def revert(self, request: ActionRequest) -> AdapterResult:
+            changed = request.target in self.blocked
+            self.blocked.discard(request.target)
+            return AdapterResult(changed, "unblocked")
+
+    from abusedesk.jobs.models import Job
+
+    setup(ctx)
+    firewall = Firewall()
+    ctx.adapter_overrides["firewall"] = firewall
+    ctx.settings.enforcement_adapters = {"block_ip": "firewall"}
+    with ctx.transaction() as session:
+        action_id = propose(ctx, session, Proposal(ActionKind.BLOCK_IP, "acme", "ip", "192.0.2.50", "x"), actor="alice", approve=True).id
+    work(ctx)
+    assert _state(ctx, action_id) == "approved" and firewall.blocked == {"192.0.2.50"}
+    with ctx.transaction() as session:
+        job = session.execute(select(Job).where(Job.kind == "enforcement.apply")).scalar_one()
+        job.run_after = job.created_at  # the retry is due
+    work(ctx)
+    with ctx.transaction() as session:
+        action = session.get(EnforcementAction, action_id)
+        assert action is not None and action.state == "applied" and action.result["changed"] is False
+    assert firewall.calls == 2 and firewall.blocked == {"192.0.2.50"}
+    assert audit_count(ctx, "action.applied", action_id) == 1
