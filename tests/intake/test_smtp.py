@@ -330,3 +330,20 @@ def test_sigkill_during_a_burst_then_the_senders_retry_every_message_lands_once(
     with ctx.transaction() as session:
         per_raw = session.execute(select(Report.raw_id, func.count()).group_by(Report.raw_id)).all()
     assert sorted(n for _, n in per_raw) == [1] * len(messages)
+
+
+def test_acceptance_commits_are_synced_to_disk_on_sqlite(local_ctx: Context) -> None:
+    """250 must survive a power cut, not only a crash: acceptance runs with synchronous=FULL."""
+    from sqlalchemy import text
+
+    from abusedesk.intake.flows import durable_sessions
+
+    sessions, engine = durable_sessions(local_ctx)
+    assert engine is not None
+    try:
+        with sessions() as session, session.begin():
+            assert session.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
+        with local_ctx.transaction() as session:
+            assert session.execute(text("PRAGMA synchronous")).scalar_one() == 1  # the rest: NORMAL
+    finally:
+        engine.dispose()

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.audit.service import record
 from abusedesk.context import Context
+from abusedesk.db import make_engine, make_session_factory
 from abusedesk.formats.mail import header, parse_message
 from abusedesk.intake.ack import maybe_acknowledge
 from abusedesk.intake.feeds import process_hinted
@@ -54,15 +56,42 @@ def enqueue_processing(session: Session, raw: RawInput) -> None:
         enqueue(session, PROCESS_RAW, {"raw_id": raw.id}, dedupe_key=f"raw:{raw.id}")
 
 
-def accept_mail(ctx: Context, data: bytes, envelope: Envelope, *, channel: str = SMTP_CHANNEL, actor: str = "smtp") -> Accepted:
+def durable_sessions(ctx: Context) -> tuple[sessionmaker[Session], Engine | None]:
+    """Sessions whose commit is on disk when it returns, for promises like SMTP's 250.
+
+    PostgreSQL's commit is (``synchronous_commit`` on). SQLite runs WAL with
+    ``synchronous=NORMAL``, which survives a crash of the process but not of the machine,
+    and small inputs live in the row rather than in an fsynced blob; so acceptance gets
+    its own engine with ``synchronous=FULL`` (the WAL is synced at every commit). The
+    second value is that engine, for the caller to dispose of.
+    """
+    if ctx.engine.dialect.name != "sqlite":
+        return ctx.sessions, None
+    engine = make_engine(ctx.engine.url.render_as_string(hide_password=False))
+
+    @event.listens_for(engine, "connect")
+    def _full_sync(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    return make_session_factory(engine), engine
+
+
+def accept_mail(
+    ctx: Context, data: bytes, envelope: Envelope, *, channel: str = SMTP_CHANNEL, actor: str = "smtp",
+    sessions: sessionmaker[Session] | None = None,
+) -> Accepted:
     """Make a received message durable; returns once it is committed (then answer 250).
 
-    The same bytes arriving on two connections at once can race to insert the same hash
-    (PostgreSQL); the loser tries once more and finds the winner's row.
+    ``sessions`` should come from :func:`durable_sessions`. The same bytes arriving on two
+    connections at once can race to insert the same hash (PostgreSQL); the loser tries
+    once more and finds the winner's row.
     """
+    factory = sessions or ctx.sessions
     for attempt in (1, 2):
         try:
-            with ctx.transaction() as session:
+            with factory() as session, session.begin():
                 stored = store_raw(session, ctx.blobs, data, channel=channel, meta={"smtp": envelope.as_meta()}, actor=actor)
                 enqueue_processing(session, stored.raw)
                 return Accepted(stored.raw.id, stored.raw.sha256, stored.created)

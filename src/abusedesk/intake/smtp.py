@@ -1,7 +1,7 @@
 """The SMTP listener (aiosmtpd) for the abuse addresses.
 
-It answers 250 only after :func:`abusedesk.intake.flows.accept_mail` has committed: blob
-fsynced, raw row and processing job in one transaction. Any failure before that answers
+It answers 250 only after :func:`abusedesk.intake.flows.accept_mail` has committed, synced
+to disk (see ``durable_sessions``): raw bytes and processing job in one transaction. Any failure before that answers
 451 (try again later), so the sending MTA keeps the message: the sender's queue is our
 safety net until the commit, the job table after it. Parsing never happens here.
 
@@ -17,15 +17,18 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parseaddr
+from functools import partial
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.context import Context
-from abusedesk.intake.flows import accept_mail
+from abusedesk.intake.flows import accept_mail, durable_sessions
 from abusedesk.intake.mailrules import Envelope
 
 log = logging.getLogger("abusedesk.smtp")
@@ -53,9 +56,10 @@ class RecipientPolicy:
 class AbuseMailHandler:
     """aiosmtpd handler: recipient check at RCPT, durable acceptance at DATA."""
 
-    def __init__(self, ctx: Context, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, ctx: Context, executor: ThreadPoolExecutor, sessions: sessionmaker[Session] | None = None) -> None:
         self.ctx = ctx
         self.executor = executor
+        self.sessions = sessions or ctx.sessions
         # the notice sender too: notices ask for replies at ``<notice_from>+<case>@``
         self.recipients = RecipientPolicy([*ctx.settings.abuse_addresses, ctx.settings.notice_from])
         self.limit = ctx.settings.max_message_bytes
@@ -87,7 +91,7 @@ class AbuseMailHandler:
         )
         loop = asyncio.get_running_loop()
         try:
-            accepted = await loop.run_in_executor(self.executor, accept_mail, self.ctx, data, meta)
+            accepted = await loop.run_in_executor(self.executor, partial(accept_mail, self.ctx, data, meta, sessions=self.sessions))
         except Exception:  # the sender keeps the message and retries
             log.exception("could not store a message; answered 451")
             return "451 4.3.0 Temporary failure storing the message, try again later"
@@ -111,11 +115,14 @@ class SmtpListener:
     executor: ThreadPoolExecutor
     host: str
     port: int
+    engine: Engine | None = None
 
     def stop(self) -> None:
         """Stop accepting, then wait for messages being stored to commit."""
         self.controller.stop()
         self.executor.shutdown(wait=True)
+        if self.engine is not None:
+            self.engine.dispose()
 
 
 def start_smtp(ctx: Context, *, host: str | None = None, port: int | None = None, workers: int = 4) -> SmtpListener:
@@ -123,7 +130,8 @@ def start_smtp(ctx: Context, *, host: str | None = None, port: int | None = None
     host = host or ctx.settings.smtp_host
     port = ctx.settings.smtp_port if port is None else port
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="abusedesk-smtp")
-    handler = AbuseMailHandler(ctx, executor)
+    sessions, engine = durable_sessions(ctx)
+    handler = AbuseMailHandler(ctx, executor, sessions)
     kwargs: dict[str, Any] = {
         "data_size_limit": ctx.settings.max_message_bytes,
         "enable_SMTPUTF8": True,
@@ -134,6 +142,8 @@ def start_smtp(ctx: Context, *, host: str | None = None, port: int | None = None
         controller.start()
     except BaseException:
         executor.shutdown(wait=False)
+        if engine is not None:
+            engine.dispose()
         raise
     log.info("SMTP listener on %s:%s", host, port)
-    return SmtpListener(controller, executor, host, port)
+    return SmtpListener(controller, executor, host, port, engine)
