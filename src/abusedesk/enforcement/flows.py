@@ -24,7 +24,6 @@ from abusedesk.enforcement import playbooks as pb
 from abusedesk.enforcement.adapters.base import AdapterError
 from abusedesk.enforcement.models import ActionState, DecisionRecord, EnforcementAction, TargetKind
 from abusedesk.enforcement.service import (
-    APPLY_JOB,
     RESTRICTIVE,
     ActionRefusedError,
     EnforcementError,
@@ -423,10 +422,3 @@ def close_case(ctx: Context, session: Session, case: Case, *, actor: str, reason
     case.deadline_at = None
     notify_reporters(ctx, session, case, outcome="closed", actor=actor)
 
-
-def pending_apply_jobs(session: Session) -> int:
-    from sqlalchemy import func
-
-    from abusedesk.jobs.models import JobStatus
-
-    return int(session.execute(select(func.count(Job.id)).where(Job.kind == APPLY_JOB, Job.status == JobStatus.QUEUED)).scalar_one())

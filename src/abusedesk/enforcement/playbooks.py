@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 from abusedesk.cases.models import Case
 from abusedesk.enforcement.models import TargetKind
-from abusedesk.policy.models import ActionKind, CategoryPolicy, Playbook, Policy
+from abusedesk.policy.models import ActionKind, Playbook, Policy
 from abusedesk.reports.models import Report
 from abusedesk.resources import url_host
 
@@ -140,7 +140,3 @@ def business_days_between(start: date, end: date) -> int:
         if current.weekday() < 5:
             days += 1
     return days
-
-
-def category_of(policy: Policy, case: Case) -> CategoryPolicy:
-    return policy.category(case.category)
