@@ -50,6 +50,7 @@ def start_folder_watch(ctx: Context) -> Running:
     def stop() -> None:
         watcher.stop()
         thread.join(timeout=30)
+        watcher.close()
 
     return Running("watch", stop)
 

@@ -128,6 +128,7 @@ def test_a_dropped_file_is_ingested_once_and_moved_aside(ctx: Context, make_sett
     assert again.duplicate and again.status == "processed"
     assert _count(ctx, RawInput) == 2
     assert _count(ctx, Report) == outcomes["scan.csv"].reports
+    watcher.close()
     watcher.ctx.close()
 
 
@@ -161,6 +162,7 @@ def test_a_crash_before_or_after_the_commit_never_doubles_a_file(
     assert _count(ctx, RawInput) == 1 and _count(ctx, Report) == reports
     assert not (folder / "scan.csv").exists()
     for w in (watcher, restarted):
+        w.close()
         w.ctx.close()
 
 
@@ -184,6 +186,7 @@ def test_files_still_being_written_are_left_alone(ctx: Context, make_settings: C
     assert outcome.name == "growing.txt"
     assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [".upload-in-progress", "feed.csv.part", "feed.csv.tmp"]
     assert _count(ctx, RawInput) == 1
+    watcher.close()
     watcher.ctx.close()
 
 
@@ -232,6 +235,7 @@ def test_sub_folders_named_after_a_hint_give_lists_their_category(ctx: Context, 
         hints = set(session.execute(select(RawInput.format_hint)).scalars())
     assert rows == {"security.scan": 3, "email.spam": 1}
     assert hints == {"iplist:security.scan", "iplist:email.spam"}
+    watcher.close()
     watcher.ctx.close()
 
 
@@ -244,4 +248,5 @@ def test_a_file_that_vanishes_before_it_is_taken_does_not_stop_the_scan(ctx: Con
     watcher.ready = lambda now=None: ready  # type: ignore[method-assign]
     outcomes = watcher.scan_once()
     assert [o.name for o in outcomes] == ["a.csv"]
+    watcher.close()
     watcher.ctx.close()

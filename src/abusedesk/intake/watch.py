@@ -28,6 +28,7 @@ from pathlib import Path
 from abusedesk.context import Context
 from abusedesk.formats.registry import format_names
 from abusedesk.intake.feeds import describe, format_hint, process_hinted
+from abusedesk.intake.flows import durable_sessions
 from abusedesk.intake.models import RawStatus
 from abusedesk.intake.service import store_raw
 
@@ -72,6 +73,8 @@ class FolderWatcher:
         self.folder = folder
         self._last: dict[str, tuple[int, int]] = {}
         self._stop = threading.Event()
+        # the commit must be on disk before the file is moved away (see durable_sessions)
+        self._sessions, self._engine = durable_sessions(ctx)
 
     def ready(self, now: float | None = None) -> list[tuple[Path, str | None]]:
         """Files complete enough to take, with their folder's parser hint.
@@ -140,7 +143,7 @@ class FolderWatcher:
             self._move(path, FAILED, detail)
             return WatchOutcome(path.name, FAILED, None, 0, False, detail)
         data = path.read_bytes()
-        with self.ctx.transaction() as session:
+        with self._sessions() as session, session.begin():
             stored = store_raw(session, self.ctx.blobs, data, channel=CHANNEL, filename=path.name[:300], format_hint=hint, actor="watch")
             if stored.raw.status == RawStatus.RECEIVED:
                 result = process_hinted(self.ctx, session, stored.raw, data=data, actor="watch")
@@ -174,3 +177,8 @@ class FolderWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def close(self) -> None:
+        """Release the watcher's own database connections (after ``stop``)."""
+        if self._engine is not None:
+            self._engine.dispose()
