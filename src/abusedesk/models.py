@@ -11,7 +11,7 @@ from abusedesk.enforcement.models import (
     PreservationHold,
     Strike,
 )
-from abusedesk.intake.models import IdempotencyKey, RawInput
+from abusedesk.intake.models import Correspondence, IdempotencyKey, RawInput
 from abusedesk.inventory.models import Account, InventoryGeneration, InventoryResource
 from abusedesk.jobs.models import Job
 from abusedesk.notices.models import OutboundMessage
@@ -30,6 +30,7 @@ __all__ = [
     "CaseMessage",
     "CaseNote",
     "CaseReporter",
+    "Correspondence",
     "CounterNotice",
     "DecisionRecord",
     "EnforcementAction",
