@@ -84,7 +84,14 @@ def test_the_same_message_twice_is_stored_once(ctx: Context, listener: SmtpListe
     assert count(ctx, Report) == 1
 
 
+def _metric(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_recipients_other_than_the_abuse_addresses_get_550(local_ctx: Context) -> None:
+    rejected, accepted = _metric("abusedesk_smtp_recipients_rejected_total"), _metric("abusedesk_smtp_messages_total", result="accepted")
     listener = start_smtp(local_ctx, port=free_port())
     try:
         with smtplib.SMTP(listener.host, listener.port, timeout=30) as client:
@@ -102,6 +109,8 @@ def test_recipients_other_than_the_abuse_addresses_get_550(local_ctx: Context) -
         assert refused.value.recipients["sales@abusedesk.test"][0] == 550
     finally:
         listener.stop()
+    assert _metric("abusedesk_smtp_recipients_rejected_total") == rejected + 4
+    assert _metric("abusedesk_smtp_messages_total", result="accepted") == accepted + 1
     with local_ctx.transaction() as session:
         raw = session.execute(select(RawInput)).scalar_one()
         assert raw.meta["smtp"]["rcpt_tos"] == ["ABUSE@AbuseDesk.Test", "abuse+AD-2026-000001@abusedesk.test"]

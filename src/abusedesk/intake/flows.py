@@ -31,6 +31,7 @@ from abusedesk.formats.mail import header, parse_message
 from abusedesk.intake.ack import maybe_acknowledge
 from abusedesk.intake.feeds import process_hinted
 from abusedesk.intake.mailrules import Envelope, Identity, automatic_reason, loop_reason
+from abusedesk.intake.metrics import ACKNOWLEDGEMENTS, INBOUND_SORTED
 from abusedesk.intake.models import RawInput, RawStatus
 from abusedesk.intake.replies import bounced_outbound, find_case, message_ids, record_correspondence
 from abusedesk.intake.service import quarantine, raw_bytes, store_raw
@@ -127,6 +128,13 @@ class InboundResult:
 
 def process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: str = "worker") -> InboundResult:
     """The worker's handling of one stored input (mail gets the loop and reply rules first)."""
+    result = _process_inbound(ctx, session, raw, actor=actor)
+    # counted before the job commits: an attempt that rolls back is counted again on retry
+    INBOUND_SORTED.labels(raw.channel, result.outcome).inc()
+    return result
+
+
+def _process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: str) -> InboundResult:
     if raw.channel != SMTP_CHANNEL:
         result = process_hinted(ctx, session, raw, actor=actor)
         return InboundResult(raw.id, "quarantined" if result.quarantined else "reports", result.error, result)
@@ -157,6 +165,7 @@ def process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: str
         return InboundResult(raw.id, "correspondence", f"case {match.case.ref(ctx.settings.case_id_prefix)} by {match.matched_by}")
     result = process_hinted(ctx, session, raw, data=data, actor=actor)
     ack = maybe_acknowledge(ctx, session, message, envelope, own, result, actor=actor)
+    ACKNOWLEDGEMENTS.labels(ack.partition(":")[0]).inc()
     raw.meta = {**(raw.meta or {}), "ack": ack[:300]}
     return InboundResult(raw.id, "quarantined" if result.quarantined else "reports", ack, result)
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from abusedesk.context import Context
 from abusedesk.intake.flows import accept_mail, durable_sessions
 from abusedesk.intake.mailrules import Envelope
+from abusedesk.intake.metrics import SMTP_MESSAGES, SMTP_RECIPIENTS_REJECTED
 
 log = logging.getLogger("abusedesk.smtp")
 MAX_RECIPIENTS = 50
@@ -68,6 +69,7 @@ class AbuseMailHandler:
         self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope, address: str, rcpt_options: list[str]
     ) -> str:
         if not self.recipients.accepts(address):
+            SMTP_RECIPIENTS_REJECTED.inc()
             return f"550 5.1.1 <{_printable(address)}>: recipient not accepted here"
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
@@ -81,6 +83,7 @@ class AbuseMailHandler:
             data = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content or "").encode("utf-8", "surrogateescape")
         # aiosmtpd enforces data_size_limit too; this check keeps the promise if it changes
         if len(data) > self.limit:
+            SMTP_MESSAGES.labels("too_large").inc()
             return f"552 5.3.4 Message exceeds the size limit of {self.limit} bytes"
         peer = session.peer
         meta = Envelope(
@@ -94,7 +97,9 @@ class AbuseMailHandler:
             accepted = await loop.run_in_executor(self.executor, partial(accept_mail, self.ctx, data, meta, sessions=self.sessions))
         except Exception:  # the sender keeps the message and retries
             log.exception("could not store a message; answered 451")
+            SMTP_MESSAGES.labels("temporary_failure").inc()
             return "451 4.3.0 Temporary failure storing the message, try again later"
+        SMTP_MESSAGES.labels("accepted" if accepted.created else "duplicate").inc()
         return f"250 2.0.0 OK: queued as R-{accepted.raw_id}"
 
 

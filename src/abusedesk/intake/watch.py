@@ -29,6 +29,7 @@ from abusedesk.context import Context
 from abusedesk.formats.registry import format_names
 from abusedesk.intake.feeds import describe, format_hint, process_hinted
 from abusedesk.intake.flows import durable_sessions
+from abusedesk.intake.metrics import WATCHED_FILES
 from abusedesk.intake.models import RawStatus
 from abusedesk.intake.service import store_raw
 
@@ -153,6 +154,7 @@ class FolderWatcher:
             raw_id = stored.raw.id
         status = FAILED if failed else PROCESSED
         self._move(path, status, result.error if failed else None)
+        WATCHED_FILES.labels(status).inc()
         log.info("%s: raw %s %s (%d reports)", path.name, raw_id, status, len(result.reports))
         return WatchOutcome(path.name, status, raw_id, len(result.reports), result.duplicate, result.error)
 
