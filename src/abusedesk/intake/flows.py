@@ -1,7 +1,8 @@
 """Intake orchestration: accept durably, then decide what a stored input is.
 
-Acceptance (:func:`accept_mail`) does the least that makes a message safe: blob fsynced,
-raw row and a ``intake.process_raw`` job committed together. Only then does the SMTP
+Acceptance (:func:`accept_mail`) does the least that makes a message safe: the raw bytes
+(in the row, or an fsynced blob when large) and an ``intake.process_raw`` job committed
+together, synced to disk (:func:`durable_sessions`). Only then does the SMTP
 listener answer 250; everything that can be slow or can fail (parsing, attribution,
 answering) runs later in the worker (:func:`process_inbound`), so a crash between the
 two loses nothing and a restart picks the job up again.
