@@ -142,7 +142,7 @@ def test_a_crash_before_or_after_the_commit_never_doubles_a_file(
     def crash(*_a: object, **_k: object) -> None:
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(watch_module, "process_hinted", crash)
+    monkeypatch.setattr(watch_module, "process_raw", crash)
     with pytest.raises(KeyboardInterrupt):
         watcher.scan_once()
     assert _count(ctx, RawInput) == 0 and (folder / "scan.csv").exists()

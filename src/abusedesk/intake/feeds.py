@@ -1,10 +1,9 @@
 """Feed files: ``abusedesk feed import`` and the parser hint that travels with the raw input.
 
 A plain list of addresses carries no category of its own, so the operator names it and
-the choice is stored on the raw input as ``format_hint`` (``iplist:security.scan``), so
-the worker or a later retry parses it exactly the same way. The formats registry takes
-plain format names only; the parameterised ``iplist:<category>`` form is resolved here,
-calling the registry's own ``iplist.parse_list``.
+the choice is stored on the raw input as ``format_hint`` (``iplist:security.scan``, read
+by the formats registry), so the worker or a later ``quarantine retry`` parses it exactly
+the same way.
 """
 
 from __future__ import annotations
@@ -37,11 +36,6 @@ def format_hint(format: str | None, category: str | None) -> str | None:
     return f"{iplist.FORMAT}:{chosen}"
 
 
-def process_hinted(ctx: Context, session: Session, raw: RawInput, *, data: bytes | None = None, actor: str) -> IngestResult:
-    """``reports.flows.process_raw``: the registry reads hints such as ``iplist:<category>`` itself."""
-    return process_raw(ctx, session, raw, data=data, actor=actor)
-
-
 def describe(ctx: Context, session: Session, raw: RawInput) -> IngestResult:
     """What an input that was already processed became (re-importing is a no-op)."""
     reports = list(session.execute(select(Report).where(Report.raw_id == raw.id).order_by(Report.index_in_raw)).scalars())
@@ -62,4 +56,4 @@ def import_feed(
         stored = store_raw(session, ctx.blobs, data, channel=channel, filename=filename, format_hint=hint, actor=actor)
         if stored.raw.status != RawStatus.RECEIVED:
             return describe(ctx, session, stored.raw)
-        return process_hinted(ctx, session, stored.raw, data=data, actor=actor)
+        return process_raw(ctx, session, stored.raw, data=data, actor=actor)

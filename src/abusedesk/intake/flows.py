@@ -30,7 +30,6 @@ from abusedesk.context import Context
 from abusedesk.db import make_engine, make_session_factory
 from abusedesk.formats.mail import header, parse_message
 from abusedesk.intake.ack import maybe_acknowledge
-from abusedesk.intake.feeds import process_hinted
 from abusedesk.intake.mailrules import Envelope, Identity, automatic_reason, loop_reason
 from abusedesk.intake.metrics import ACKNOWLEDGEMENTS, INBOUND_SORTED
 from abusedesk.intake.models import RawInput, RawStatus
@@ -38,7 +37,7 @@ from abusedesk.intake.replies import bounced_outbound, find_case, message_ids, r
 from abusedesk.intake.service import quarantine, raw_bytes, store_raw
 from abusedesk.jobs.service import enqueue
 from abusedesk.notices.models import OutboundMessage
-from abusedesk.reports.flows import IngestResult
+from abusedesk.reports.flows import IngestResult, process_raw
 
 #: the job kind that turns a stored raw input into reports (``jobs.handlers`` maps it here)
 PROCESS_RAW = "intake.process_raw"
@@ -137,7 +136,7 @@ def process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: str
 
 def _process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: str) -> InboundResult:
     if raw.channel != SMTP_CHANNEL:
-        result = process_hinted(ctx, session, raw, actor=actor)
+        result = process_raw(ctx, session, raw, actor=actor)
         return InboundResult(raw.id, "quarantined" if result.quarantined else "reports", result.error, result)
     data = raw_bytes(ctx.blobs, raw)
     envelope = Envelope.from_meta(raw.meta)
@@ -164,7 +163,7 @@ def _process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: st
         raw.error = None
         raw.meta = {**(raw.meta or {}), "case_id": match.case.id, "correspondence_id": row.id}
         return InboundResult(raw.id, "correspondence", f"case {match.case.ref(ctx.settings.case_id_prefix)} by {match.matched_by}")
-    result = process_hinted(ctx, session, raw, data=data, actor=actor)
+    result = process_raw(ctx, session, raw, data=data, actor=actor)
     ack = maybe_acknowledge(ctx, session, message, envelope, own, result, actor=actor)
     ACKNOWLEDGEMENTS.labels(ack.partition(":")[0]).inc()
     raw.meta = {**(raw.meta or {}), "ack": ack[:300]}
@@ -186,7 +185,7 @@ def process_anyway(ctx: Context, raw_id: int, *, actor: str) -> IngestResult:
             raise LookupError(f"raw input {raw_id} is {raw.status}, not ignored or correspondence")
         record(session, actor=actor, action="raw.process_anyway", object_type="raw_input", object_id=raw.id, data={"was": raw.status})
         raw.meta = {**(raw.meta or {}), "processed_anyway_from": raw.status}
-        return process_hinted(ctx, session, raw, actor=actor)
+        return process_raw(ctx, session, raw, actor=actor)
 
 
 def list_set_aside(session: Session, *, limit: int = 100) -> list[RawInput]:

@@ -27,11 +27,12 @@ from pathlib import Path
 
 from abusedesk.context import Context
 from abusedesk.formats.registry import format_names
-from abusedesk.intake.feeds import describe, format_hint, process_hinted
+from abusedesk.intake.feeds import describe, format_hint
 from abusedesk.intake.flows import durable_sessions
 from abusedesk.intake.metrics import WATCHED_FILES
 from abusedesk.intake.models import RawStatus
 from abusedesk.intake.service import store_raw
+from abusedesk.reports.flows import process_raw
 
 log = logging.getLogger("abusedesk.watch")
 CHANNEL = "folder"
@@ -147,7 +148,7 @@ class FolderWatcher:
         with self._sessions() as session, session.begin():
             stored = store_raw(session, self.ctx.blobs, data, channel=CHANNEL, filename=path.name[:300], format_hint=hint, actor="watch")
             if stored.raw.status == RawStatus.RECEIVED:
-                result = process_hinted(self.ctx, session, stored.raw, data=data, actor="watch")
+                result = process_raw(self.ctx, session, stored.raw, data=data, actor="watch")
             else:
                 result = describe(self.ctx, session, stored.raw)
             failed = stored.raw.status == RawStatus.QUARANTINED
