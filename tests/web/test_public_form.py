@@ -6,10 +6,11 @@ import re
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from abusedesk.context import Context
 from abusedesk.intake.models import RawInput
+from abusedesk.notices.models import OutboundMessage
 from abusedesk.reports.models import Report
 from tests.helpers import load_inventory
 from tests.web.conftest import csrf_of
@@ -48,6 +49,12 @@ def test_spam_report_goes_through_the_pipeline_and_gets_a_tracking_id(ctx: Conte
         assert report.reporter_email == "rita@reporter.example"
         raw = session.get(RawInput, report.raw_id)
         assert raw is not None and raw.channel == "web" and raw.source_format == "json"
+        receipts = list(session.execute(select(OutboundMessage).where(OutboundMessage.kind == "acknowledgement")).scalars())
+        assert [m.recipient for m in receipts] == ["rita@reporter.example"]
+        assert tracking in receipts[0].body_text and "acme" not in receipts[0].body_text
+    submit(client, {**SPAM, "explanation": "a second mail"})  # one receipt per address per interval
+    with ctx.transaction() as session:
+        assert session.execute(select(func.count()).select_from(OutboundMessage)).scalar_one() == 1
 
 
 def test_missing_fields_give_clear_messages_and_keep_the_input(ctx: Context, client: TestClient) -> None:

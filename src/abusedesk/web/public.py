@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -19,6 +20,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from abusedesk.context import Context
+from abusedesk.intake.ack import KIND as ACK_KIND
+from abusedesk.intake.ack import throttled
+from abusedesk.notices.outbox import queue_mail
 from abusedesk.policy.taxonomy import Category
 from abusedesk.reports.flows import ingest_bytes
 from abusedesk.reports.models import Report
@@ -197,7 +201,37 @@ def report_submit(request: Request, ctx: AppContext, form: Annotated[FormData, D
     result = ingest_bytes(ctx, data, channel="web", filename="web-form.json", format="json", actor="web-form")
     if not result.reports:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, result.error or "the report could not be read")
-    return RedirectResponse(f"/report/status/{result.reports[0].report_id}?new=1", status_code=status.HTTP_303_SEE_OTHER)
+    tracking = result.reports[0].report_id
+    reporter = checked.document.get("reporter", {}).get("email")
+    if reporter:
+        acknowledge(ctx, reporter, tracking)
+    return RedirectResponse(f"/report/status/{tracking}?new=1", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def acknowledge(ctx: Context, recipient: str, tracking: str) -> None:
+    """DSA Art. 16(4): confirm receipt to a notifier who gave contact details.
+
+    The address is unverified, so the receipt says nothing but the tracking link, and at
+    most one goes to an address per acknowledgement interval (shared with mail intake):
+    the form cannot be used to flood someone's mailbox.
+    """
+    settings = ctx.settings
+    if not getattr(settings, "ack_enabled", True):
+        return
+    interval = timedelta(minutes=int(getattr(settings, "ack_interval_minutes", 60)))
+    link = f"{settings.public_base_url.rstrip('/')}/report/status/{tracking}"
+    body = (
+        "We received your report through our web form.\n\n"
+        f"Tracking id: {tracking}\nStatus: {link}\n\n"
+        "We will look into it and show the outcome on the status page. This is an automatic message."
+    )
+    with ctx.transaction() as session:
+        if throttled(session, recipient, interval):
+            return
+        queue_mail(
+            session, kind=ACK_KIND, recipient=recipient, sender=settings.notice_from, subject=f"[{tracking[:12]}] Your report was received",
+            body_text=body, headers={"X-Auto-Response-Suppress": "All", "Auto-Submitted": "auto-replied"}, actor="web-form",
+        )
 
 
 PUBLIC_OUTCOMES = {
