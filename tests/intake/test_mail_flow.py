@@ -240,3 +240,13 @@ def test_an_analyst_can_list_set_aside_mail_and_process_it_anyway(ctx: Context, 
     assert _acks(ctx, sent) == []
     again = runner.invoke(app, ["mail", "process", str(raw.id)], env=env)
     assert again.exit_code == 1 and "not ignored" in again.output
+
+
+def test_a_reply_to_our_mail_that_names_no_single_case_is_never_a_new_report(ctx: Context, deliver: Deliver) -> None:
+    with ctx.transaction() as session:
+        digest = queue_mail(session, kind="digest", recipient="noc@acme.example", sender="abuse@abusedesk.test", subject="3 notices", body_text="...")
+        digest_id = digest.message_id
+    raw = deliver(complaint(sender="noc@acme.example", subject="Re: 3 notices", headers={"In-Reply-To": digest_id}), mail_from="noc@acme.example")
+    assert raw.status == RawStatus.IGNORED
+    assert "names no single case" in (raw.error or "")
+    assert _count(ctx, Report) == 0

@@ -145,7 +145,7 @@ def _process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: st
         message = parse_message(data)
         reason = loop_reason(message, envelope, own) or _our_message_id(session, message)
         match = None if reason else find_case(session, message, envelope, prefix=ctx.settings.case_id_prefix)
-        automatic = None if reason or match else automatic_reason(message)
+        automatic = None if reason or match else (_reply_without_case(session, message) or automatic_reason(message))
     except Exception as exc:  # noqa: BLE001 - hostile MIME must quarantine, not lose the input
         error = f"mail could not be sorted: {type(exc).__name__}: {exc}"
         quarantine(session, raw, error, actor=actor)
@@ -208,6 +208,17 @@ def _note_bounce(session: Session, raw: RawInput, message: EmailMessage, *, acto
     if match is not None:
         row = record_correspondence(session, raw, message, match, actor=actor)
         raw.meta = {**(raw.meta or {}), "case_id": match.case.id, "correspondence_id": row.id}
+
+
+def _reply_without_case(session: Session, message: EmailMessage) -> str | None:
+    """A reply to one of our messages that names no single case (a digest, an acknowledgement
+    of several cases): never a new report, since a customer quoting the addresses we
+    complained about would otherwise report themselves; an analyst files it by hand."""
+    ids = message_ids(header(message, "In-Reply-To")) + message_ids(header(message, "References"))
+    if not ids:
+        return None
+    found = session.execute(select(OutboundMessage.id).where(OutboundMessage.message_id.in_(ids[:50])).limit(1)).scalar_one_or_none()
+    return f"a reply to our outbound message {found}, which names no single case" if found is not None else None
 
 
 def _our_message_id(session: Session, message: EmailMessage) -> str | None:
