@@ -218,3 +218,9 @@ def test_hostile_content_stays_inert_in_a_real_browser(live: Live, page: Any) ->
     assert frame.locator("script").count() == 0 and frame.locator("[onclick]").count() == 0
     page.screenshot(path=str(ARTIFACTS / "console-raw.png"), full_page=True)
     _no_xss(page)
+    # the customer's view of the same hostile case
+    link = portal_link(live.ctx, "acme", live.hostile_case).replace(live.ctx.settings.public_base_url, live.url)
+    page.goto(link)
+    page.wait_for_selector("text=How to fix it")
+    _no_xss(page)
+    assert "x@r.example" not in page.content()  # phishing reporters stay anonymous
