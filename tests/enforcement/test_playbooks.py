@@ -270,3 +270,15 @@ def test_a_claimed_fix_stops_the_deadline(ctx: Context) -> None:
     found = case(ctx, case_id)
     assert found.status == CaseStatus.NOTIFIED.value and found.deadline_at is None
     assert actions(ctx, case_id) == []
+
+
+def test_confirmed_malware_on_a_host_disables_the_resource(ctx: Context) -> None:
+    setup(ctx)
+    ctx.settings.trusted_reporters = ["@abuse.ch"]
+    case_id = ingest(ctx, report("content.malware", source="192.0.2.66", reporter="feeds@abuse.ch"))
+    work(ctx)
+    [disable] = actions(ctx, case_id)
+    assert (disable.kind, disable.target_kind, disable.state) == ("disable_resource", "ip", "applied")
+    with ctx.transaction() as session:
+        record = session.execute(select(DecisionRecord)).scalar_one()
+        assert (record.decision_provision, record.decision_visibility) == (None, ["DECISION_VISIBILITY_CONTENT_DISABLED"])

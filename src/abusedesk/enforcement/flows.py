@@ -132,6 +132,7 @@ def propose_rung(
     if target is None:
         record(session, actor=actor, action="action.refused", object_type="case", object_id=case.id, data={"kind": kind.value, "reason": "no target fits this case"})
         return None
+    kind = pb.fit_kind(kind, target)
     try:
         return propose(
             ctx, session,

@@ -100,6 +100,14 @@ def target_for(kind: ActionKind, case: Case, reports: Sequence[Report]) -> Targe
     return None
 
 
+def fit_kind(kind: ActionKind, target: Target) -> ActionKind:
+    """A URL can only be disabled where there is a URL; for a host or a domain the ladder's
+    ``disable_url`` means disabling that resource."""
+    if kind is ActionKind.DISABLE_URL and target.kind != "url":
+        return ActionKind.DISABLE_RESOURCE
+    return kind
+
+
 def params_for(kind: ActionKind, playbook: Playbook, target: Target) -> dict[str, str]:
     params: dict[str, str] = {}
     if kind is ActionKind.RESTRICT_PORT and playbook.restrict_port:
