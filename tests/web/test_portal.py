@@ -100,6 +100,10 @@ def test_reply_and_remediation_reach_the_console(ctx: Context, world: World, cli
         login(analyst, "analyst")
         page = analyst.get(f"/console/cases/{world.acme_case}").text
         assert "we are on it" in page and "closed the relay" in page
+        download = analyst.get(f"/console/messages/{messages[1].id}/evidence")
+        assert download.content == b"postfix config fixed" and download.headers["content-type"] == "application/octet-stream"
+        assert download.headers["content-disposition"] == 'attachment; filename="proof.txt.bin"'
+        assert analyst.get(f"/console/messages/{messages[0].id}/evidence").status_code == 404  # no file on a plain reply
 
 
 def test_appeal_is_decided_by_a_person_and_shown(ctx: Context, world: World, client: TestClient) -> None:

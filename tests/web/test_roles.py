@@ -49,6 +49,7 @@ MATRIX: list[Route] = [
     r("GET", "/console/raw/{raw}/download", STAFF),
     r("GET", "/console/raw/{raw}/parts/0", set(), hidden_from=STAFF),  # a JSON input has no MIME parts
     r("GET", "/console/accounts/acme", STAFF),
+    r("GET", "/console/messages/999/evidence", set(), hidden_from=STAFF),
     r("GET", "/console/quarantine", {"admin", "analyst"}),
     r("GET", "/console/audit", {"admin", "auditor"}),
     r("GET", "/console/legal", {"admin", "legal"}),
@@ -176,7 +177,7 @@ def test_every_route_is_in_the_matrix(ctx: Context) -> None:
         for method in route.methods:
             template = route.path
             normalized = (template.replace("{action_id}", "999").replace("{verb}", "approve").replace("{appeal_id}", "{appeal}")
-                          .replace("{raw_id}", "{raw}").replace("{index}", "0").replace("{account_id}", "acme").replace("{tracking_id}", "{tracking}").replace("{token_id}", "{api_token}"))
+                          .replace("{raw_id}", "{raw}").replace("{index}", "0").replace("{account_id}", "acme").replace("{tracking_id}", "{tracking}").replace("{token_id}", "{api_token}").replace("{message_id}", "999"))
             if "quarantine/{raw}" in normalized:
                 normalized = normalized.replace("{raw}", "{quarantined}")
             if (method, normalized) not in covered_templates and method != "HEAD":

@@ -32,6 +32,7 @@ from abusedesk.web.auth import Can, Viewer, actor_of, require
 from abusedesk.web.console import hidden_for
 from abusedesk.web.deps import AppContext, DbSession
 from abusedesk.web.mailview import part_payload, safe_filename, view_raw
+from abusedesk.web.models import CaseMessage
 from abusedesk.web.pages import render
 from abusedesk.web.security import csrf_form
 
@@ -96,6 +97,21 @@ def raw_part(raw_id: int, index: int, ctx: AppContext, session: DbSession, user:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such part")
     record(session, actor=actor_of(user), action="evidence.downloaded", object_type="raw_input", object_id=raw.id, data={"part": index})
     return _download(*found)
+
+
+@router.get("/console/messages/{message_id}/evidence", response_model=None)
+def message_evidence(message_id: int, ctx: AppContext, session: DbSession, user: Reader) -> Response:
+    """A file a customer attached in the portal: as hostile as any report, so download only."""
+    message = session.get(CaseMessage, message_id)
+    case = session.get(Case, message.case_id) if message is not None else None
+    if message is None or case is None or not message.evidence_sha256 or case.category in hidden_for(ctx, user):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")
+    try:
+        data = ctx.blobs.get(message.evidence_sha256)
+    except KeyError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the stored bytes are missing") from None
+    record(session, actor=actor_of(user), action="evidence.downloaded", object_type="case", object_id=case.id, data={"message": message.id})
+    return _download(data, safe_filename(message.evidence_filename or f"evidence-{message.id}"))
 
 
 @router.get("/console/accounts/{account_id}", response_class=HTMLResponse)
