@@ -215,3 +215,13 @@ def test_login_next_is_not_an_open_redirect(ctx: Context, world: World, client: 
     token = csrf_of(client)
     response = client.post("/login", data={"username": "analyst", "password": "correct horse battery", "csrf": token, "next": "//evil.example/"}, follow_redirects=False)
     assert response.headers["location"] == "/console"
+
+
+def test_repeated_failed_logins_are_throttled_per_address(ctx: Context, world: World, client: TestClient) -> None:
+    client.app.state.login_limiter.limit = 3  # type: ignore[attr-defined]
+    for _ in range(3):
+        token = csrf_of(client)
+        assert client.post("/login", data={"username": "analyst", "password": "wrong password!", "csrf": token}).status_code == 401
+    token = csrf_of(client)
+    refused = client.post("/login", data={"username": "analyst", "password": "correct horse battery", "csrf": token}, follow_redirects=False)
+    assert refused.status_code == 401  # even the right password waits until the window passes
