@@ -282,3 +282,24 @@ def test_confirmed_malware_on_a_host_disables_the_resource(ctx: Context) -> None
     with ctx.transaction() as session:
         record = session.execute(select(DecisionRecord)).scalar_one()
         assert (record.decision_provision, record.decision_visibility) == (None, ["DECISION_VISIBILITY_CONTENT_DISABLED"])
+
+
+def test_an_analysts_restriction_is_announced_once_after_the_repeat_window(ctx: Context) -> None:
+    transport = setup(ctx)
+    case_id = ingest(ctx, report("security.scan"))
+    work(ctx)
+    assert len(transport.sent) == 1  # the first notice
+    with ctx.transaction() as session:
+        action_id = flows.decide(ctx, session, session.get(Case, case_id), "block_ip", actor="alice", reason="scanning goes on").id  # type: ignore[arg-type]
+    work(ctx)
+    assert [a.state for a in actions(ctx, case_id)] == ["applied"]
+    assert [m["To"] for m in transport.sent] == ["noc@acme.example", "victim@mailbox.example"]  # notice held back by the window
+    later = utcnow() + timedelta(seconds=ctx.settings.notice_min_interval_seconds + 5)
+    with time_machine.travel(later, tick=False):
+        work(ctx)
+        work(ctx)
+    customer = [m for m in transport.sent if m["To"] == "noc@acme.example"]
+    assert len(customer) == 2
+    text = customer[1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"Statement of reasons (abusedesk-{case_id}-{action_id})" in text and "decided by a person" in text
+    assert customer[1]["X-Abusedesk-Actions"] == str(action_id)

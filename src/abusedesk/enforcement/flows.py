@@ -41,7 +41,7 @@ from abusedesk.enforcement.service import (
 from abusedesk.enforcement.statements import RESTRICTION_TEXT, notice_view
 from abusedesk.jobs.models import Job
 from abusedesk.jobs.service import enqueue
-from abusedesk.notices.flows import Skipped, notify_reporters, send_case_notice
+from abusedesk.notices.flows import Skipped, announced_actions, next_notice_allowed, notify_reporters, send_case_notice
 from abusedesk.notices.models import OutboundMessage
 from abusedesk.policy.models import ActionKind
 from abusedesk.reports.models import Report
@@ -50,6 +50,7 @@ from abusedesk.timeutil import as_utc, isoformat_z, parse_timestamp, utcnow
 PLAYBOOK_JOB = "enforcement.run_playbooks"
 DEADLINE_JOB = "enforcement.deadline"
 EXPIRE_JOB = "enforcement.expire"
+ANNOUNCE_JOB = "enforcement.announce"
 WAITING = frozenset({CaseStatus.NOTIFIED.value, CaseStatus.AWAITING_CUSTOMER.value})
 ACTOR = "playbook"
 
@@ -100,8 +101,30 @@ def tell(
         records = {r.action_id: r for r in rows}
     return send_case_notice(
         ctx, session, case, actor=actor, deadline=deadline, force=force, actions=[describe(a) for a in taken],
-        statements=[notice_view(records[a.id]) for a in taken if a.id in records],
+        statements=[notice_view(records[a.id]) for a in taken if a.id in records], action_ids=[a.id for a in taken],
     )
+
+
+def announce(ctx: Context, session: Session, action: EnforcementAction, case: Case, *, actor: str) -> bool:
+    """Make sure the customer gets this restriction's statement of reasons: now, or when
+    the case's repeat window allows (a job). True when it is (or was already) announced."""
+    if action.id in announced_actions(session, case.id):
+        return True
+    if isinstance(tell(ctx, session, case, [action], actor=actor), OutboundMessage):
+        return True
+    enqueue(session, ANNOUNCE_JOB, {"action_id": action.id}, run_after=next_notice_allowed(ctx, session, case.id), dedupe_key=f"action:{action.id}:announce")
+    return False
+
+
+def handle_announce(ctx: Context, session: Session, job: Job) -> None:
+    action = session.get(EnforcementAction, int(job.payload["action_id"]))
+    case = case_of(session, action) if action is not None else None
+    if action is None or case is None or action.state != ActionState.APPLIED.value:
+        return
+    if action.id in announced_actions(session, case.id):
+        return
+    if not isinstance(tell(ctx, session, case, [action], actor="worker"), OutboundMessage):
+        raise RuntimeError(f"notice for action {action.id} still inside the repeat window; retried later")
 
 
 def set_deadline(ctx: Context, session: Session, case: Case, *, actor: str) -> datetime:
@@ -353,9 +376,8 @@ def handle_apply(ctx: Context, session: Session, job: Job) -> None:
     if case is None or action.kind not in RESTRICTIVE:
         return
     move_case(session, case, CaseStatus.ACTIONED, actor="worker", reason=f"action {action.id} ({action.kind}) applied")
-    cat = ctx.policy.category(case.category)
-    if not cat.playbook.notify_before_action:
-        tell(ctx, session, case, [action], actor="worker")  # told only now, after the removal
+    # an analyst's action, or one the policy keeps quiet until done (CSAM), is announced now
+    announce(ctx, session, action, case, actor="worker")
     notify_reporters(ctx, session, case, outcome="actioned", actor="worker")
 
 

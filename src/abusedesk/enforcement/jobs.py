@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from abusedesk.enforcement.flows import (
+    ANNOUNCE_JOB,
     DEADLINE_JOB,
     EXPIRE_JOB,
     PLAYBOOK_JOB,
+    handle_announce,
     handle_apply,
     handle_deadline,
     handle_expire,
@@ -28,6 +30,7 @@ def enforcement_handlers() -> dict[str, Handler]:
         DEADLINE_JOB: handle_deadline,
         APPLY_JOB: handle_apply,
         EXPIRE_JOB: handle_expire,
+        ANNOUNCE_JOB: handle_announce,
         MANDATED_JOB: handle_mandated_report,
         RESTORE_JOB: handle_counter_notice_restore,
         DIGEST_JOB: handle_digest,

@@ -28,9 +28,11 @@ from abusedesk.notices.outbox import new_message_id, queue_mail
 from abusedesk.notices.render import redact_reporter, render_pair, template_exists
 from abusedesk.policy.durations import format_duration
 from abusedesk.reports.models import Report
-from abusedesk.timeutil import isoformat_z, utcnow
+from abusedesk.timeutil import as_utc, isoformat_z, utcnow
 
 CUSTOMER_NOTICE = "notice"
+#: the enforcement actions a notice announces (so each restriction's statement goes out once)
+ACTIONS_HEADER = "X-Abusedesk-Actions"
 DIGEST_JOB = "notices.digest"
 SUBJECTS = {
     "spam": "Spam from your service",
@@ -102,7 +104,7 @@ def evidence_for(ctx: Context, session: Session, case: Case) -> tuple[str, str |
 def send_case_notice(
     ctx: Context, session: Session, case: Case, *, actor: str, actions: Sequence[str] = (),
     deadline: datetime | None = None, template: str | None = None, force: bool = False,
-    statements: Sequence[dict[str, str]] = (),
+    statements: Sequence[dict[str, str]] = (), action_ids: Sequence[int] = (),
 ) -> OutboundMessage | Skipped:
     """Queue the customer notice for ``case`` (rendered from the category's template)."""
     cat = ctx.policy.category(case.category)
@@ -130,18 +132,39 @@ def send_case_notice(
     }
     body_text, body_html = render_pair(f"notice/{name}", context)
     in_reply_to, references = _thread(session, case.id, account.email)
+    headers = {"X-Abusedesk-Case": ref}
+    if action_ids:
+        headers[ACTIONS_HEADER] = ",".join(str(i) for i in action_ids)
     if ctx.settings.notice_digest:
-        return _hold_for_digest(ctx, session, case, account.email, subject, body_text, body_html, in_reply_to, references, actor=actor)
+        return _hold_for_digest(ctx, session, case, account.email, subject, body_text, body_html, in_reply_to, references, headers, actor=actor)
     return queue_mail(
         session, kind=CUSTOMER_NOTICE, recipient=account.email, sender=ctx.settings.notice_from, subject=subject,
         body_text=body_text, body_html=body_html, reply_to=reply_address(ctx, case), case_id=case.id,
-        in_reply_to=in_reply_to, references=references, headers={"X-Abusedesk-Case": ref}, actor=actor,
+        in_reply_to=in_reply_to, references=references, headers=headers, actor=actor,
     )
+
+
+def announced_actions(session: Session, case_id: int) -> set[int]:
+    """Actions whose notice (with the statement of reasons) has been queued for the case."""
+    ids: set[int] = set()
+    for headers in session.execute(select(OutboundMessage.headers).where(OutboundMessage.case_id == case_id, OutboundMessage.kind == CUSTOMER_NOTICE)).scalars():
+        ids.update(int(i) for i in str((headers or {}).get(ACTIONS_HEADER, "")).split(",") if i.strip().isdigit())
+    return ids
+
+
+def next_notice_allowed(ctx: Context, session: Session, case_id: int) -> datetime:
+    """When the repeat window lets the next notice of the case go out."""
+    last = session.execute(
+        select(OutboundMessage.created_at).where(OutboundMessage.case_id == case_id, OutboundMessage.kind == CUSTOMER_NOTICE)
+        .order_by(OutboundMessage.created_at.desc()).limit(1)
+    ).scalar_one_or_none()
+    now = utcnow()
+    return now if last is None else max(now, as_utc(last) + timedelta(seconds=ctx.settings.notice_min_interval_seconds + 1))
 
 
 def _hold_for_digest(
     ctx: Context, session: Session, case: Case, recipient: str, subject: str, body_text: str, body_html: str | None,
-    in_reply_to: str | None, references: str | None, *, actor: str,
+    in_reply_to: str | None, references: str | None, headers: dict[str, str], *, actor: str,
 ) -> OutboundMessage:
     """Keep the notice (so threading and the repeat window still see it) and make sure one
     digest job per recipient is waiting; the digest sends everything held by then."""
@@ -150,7 +173,7 @@ def _hold_for_digest(
         kind=CUSTOMER_NOTICE, case_id=case.id, recipient=recipient, sender=ctx.settings.notice_from,
         reply_to=reply_address(ctx, case), subject=subject, body_text=body_text, body_html=body_html,
         message_id=new_message_id(domain), in_reply_to=in_reply_to, references=references,
-        headers={"X-Abusedesk-Case": case_ref(ctx, case)}, status=OutboundStatus.HELD, created_at=utcnow(),
+        headers=headers, status=OutboundStatus.HELD, created_at=utcnow(),
     )
     session.add(message)
     session.flush()
