@@ -112,8 +112,13 @@ def announce(ctx: Context, session: Session, action: EnforcementAction, case: Ca
         return True
     if isinstance(tell(ctx, session, case, [action], actor=actor), OutboundMessage):
         return True
-    enqueue(session, ANNOUNCE_JOB, {"action_id": action.id}, run_after=next_notice_allowed(ctx, session, case.id), dedupe_key=f"action:{action.id}:announce")
+    _announce_later(ctx, session, action, case)
     return False
+
+
+def _announce_later(ctx: Context, session: Session, action: EnforcementAction, case: Case) -> None:
+    when = next_notice_allowed(ctx, session, case.id)
+    enqueue(session, ANNOUNCE_JOB, {"action_id": action.id}, run_after=when, dedupe_key=f"action:{action.id}:announce:{isoformat_z(when)}")
 
 
 def handle_announce(ctx: Context, session: Session, job: Job) -> None:
@@ -124,7 +129,7 @@ def handle_announce(ctx: Context, session: Session, job: Job) -> None:
     if action.id in announced_actions(session, case.id):
         return
     if not isinstance(tell(ctx, session, case, [action], actor="worker"), OutboundMessage):
-        raise RuntimeError(f"notice for action {action.id} still inside the repeat window; retried later")
+        _announce_later(ctx, session, action, case)  # another notice went out meanwhile
 
 
 def set_deadline(ctx: Context, session: Session, case: Case, *, actor: str) -> datetime:
