@@ -165,7 +165,7 @@ def test_a_storage_failure_answers_451_so_the_sender_keeps_the_message(local_ctx
     def broken(*_args: object, **_kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(smtp_module, "accept_mail", broken)
+    monkeypatch.setattr(smtp_module, "accept_many", broken)
     listener = start_smtp(local_ctx, port=free_port())
     try:
         with pytest.raises(smtplib.SMTPDataError) as error:

@@ -17,6 +17,7 @@ For mail, the worker first sorts the message (see ``mailrules`` for the reasonin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -34,7 +35,7 @@ from abusedesk.intake.mailrules import Envelope, Identity, automatic_reason, loo
 from abusedesk.intake.metrics import ACKNOWLEDGEMENTS, INBOUND_SORTED
 from abusedesk.intake.models import RawInput, RawStatus
 from abusedesk.intake.replies import bounced_outbound, find_case, message_ids, record_correspondence
-from abusedesk.intake.service import quarantine, raw_bytes, store_raw
+from abusedesk.intake.service import quarantine, raw_bytes, store_raw_many
 from abusedesk.jobs.service import enqueue
 from abusedesk.notices.models import OutboundMessage
 from abusedesk.reports.flows import IngestResult, process_raw
@@ -83,7 +84,15 @@ def accept_mail(
     ctx: Context, data: bytes, envelope: Envelope, *, channel: str = SMTP_CHANNEL, actor: str = "smtp",
     sessions: sessionmaker[Session] | None = None,
 ) -> Accepted:
-    """Make a received message durable; returns once it is committed (then answer 250).
+    """Make one received message durable; returns once it is committed (then answer 250)."""
+    return accept_many(ctx, [(data, envelope)], channel=channel, actor=actor, sessions=sessions)[0]
+
+
+def accept_many(
+    ctx: Context, items: Sequence[tuple[bytes, Envelope]], *, channel: str = SMTP_CHANNEL, actor: str = "smtp",
+    sessions: sessionmaker[Session] | None = None,
+) -> list[Accepted]:
+    """Make several messages durable in one commit (one disk sync for all of them).
 
     ``sessions`` should come from :func:`durable_sessions`. The same bytes arriving on two
     connections at once can race to insert the same hash (PostgreSQL); the loser tries
@@ -93,9 +102,13 @@ def accept_mail(
     for attempt in (1, 2):
         try:
             with factory() as session, session.begin():
-                stored = store_raw(session, ctx.blobs, data, channel=channel, meta={"smtp": envelope.as_meta()}, actor=actor)
-                enqueue_processing(session, stored.raw)
-                return Accepted(stored.raw.id, stored.raw.sha256, stored.created)
+                stored = store_raw_many(
+                    session, ctx.blobs, [data for data, _ in items], channel=channel,
+                    metas=[{"smtp": envelope.as_meta()} for _, envelope in items], actor=actor,
+                )
+                for one in stored:
+                    enqueue_processing(session, one.raw)
+                return [Accepted(one.raw.id, one.raw.sha256, one.created) for one in stored]
         except IntegrityError:
             if attempt == 2:
                 raise

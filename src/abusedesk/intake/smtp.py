@@ -1,9 +1,11 @@
 """The SMTP listener (aiosmtpd) for the abuse addresses.
 
-It answers 250 only after :func:`abusedesk.intake.flows.accept_mail` has committed, synced
-to disk (see ``durable_sessions``): raw bytes and processing job in one transaction. Any failure before that answers
-451 (try again later), so the sending MTA keeps the message: the sender's queue is our
-safety net until the commit, the job table after it. Parsing never happens here.
+It answers 250 only after the message has been committed, synced to disk
+(``flows.accept_many`` through ``flows.durable_sessions``): raw bytes and processing job in
+one transaction, shared by the messages that arrived together (:class:`GroupCommitter`).
+Any failure before that answers 451 (try again later), so the sending MTA keeps the
+message: the sender's queue is our safety net until the commit, the job table after it.
+Parsing never happens here.
 
 Production puts Postfix in front (TLS, queueing, spam filtering, rate limits) and relays
 to this port on the loopback; see docs/smtp.md.
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import socket
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from email.utils import parseaddr
-from functools import partial
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -28,7 +31,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.context import Context
-from abusedesk.intake.flows import accept_mail, durable_sessions
+from abusedesk.intake.flows import Accepted, accept_many, durable_sessions
 from abusedesk.intake.mailrules import Envelope
 from abusedesk.intake.metrics import SMTP_MESSAGES, SMTP_RECIPIENTS_REJECTED
 
@@ -54,13 +57,70 @@ class RecipientPolicy:
         return (base, domain.rstrip(".")) in self._accepted
 
 
+class GroupCommitter:
+    """Stores messages from all SMTP sessions in groups: one commit, one disk sync, many 250s.
+
+    A durable commit costs a disk sync (milliseconds); messages arriving together (a
+    burst from a feedback loop, several connections from Postfix) share it instead of
+    queueing behind each other's. One thread writes; a failed group fails every message
+    in it, and each of their senders gets 451 and retries.
+    """
+
+    def __init__(self, ctx: Context, sessions: sessionmaker[Session], *, max_group: int = 100) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
+        self.max_group = max_group
+        self._queue: queue.SimpleQueue[tuple[bytes, Envelope, Future[Accepted]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="abusedesk-smtp-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, data: bytes, envelope: Envelope) -> Future[Accepted]:
+        future: Future[Accepted] = Future()
+        self._queue.put((data, envelope, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            stopping = False
+            while len(group) < self.max_group:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+            self._commit(group)
+            if stopping:
+                return
+
+    def _commit(self, group: list[tuple[bytes, Envelope, Future[Accepted]]]) -> None:
+        try:
+            results = accept_many(self.ctx, [(data, envelope) for data, envelope, _ in group], sessions=self.sessions)
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting session, which answers 451
+            for _, _, future in group:
+                future.set_exception(exc)
+            return
+        for (_, _, future), result in zip(group, results, strict=True):
+            future.set_result(result)
+
+    def stop(self) -> None:
+        """Commit what is queued, then end the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+
+
 class AbuseMailHandler:
     """aiosmtpd handler: recipient check at RCPT, durable acceptance at DATA."""
 
-    def __init__(self, ctx: Context, executor: ThreadPoolExecutor, sessions: sessionmaker[Session] | None = None) -> None:
+    def __init__(self, ctx: Context, committer: GroupCommitter) -> None:
         self.ctx = ctx
-        self.executor = executor
-        self.sessions = sessions or ctx.sessions
+        self.committer = committer
         # the notice sender too: notices ask for replies at ``<notice_from>+<case>@``
         self.recipients = RecipientPolicy([*ctx.settings.abuse_addresses, ctx.settings.notice_from])
         self.limit = ctx.settings.max_message_bytes
@@ -92,9 +152,8 @@ class AbuseMailHandler:
             peer=str(peer[0]) if isinstance(peer, tuple) and peer else (str(peer) if peer else None),
             helo=str(session.host_name)[:255] if session.host_name else None,
         )
-        loop = asyncio.get_running_loop()
         try:
-            accepted = await loop.run_in_executor(self.executor, partial(accept_mail, self.ctx, data, meta, sessions=self.sessions))
+            accepted = await asyncio.wrap_future(self.committer.submit(data, meta))
         except Exception:  # the sender keeps the message and retries
             log.exception("could not store a message; answered 451")
             SMTP_MESSAGES.labels("temporary_failure").inc()
@@ -117,7 +176,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 @dataclass
 class SmtpListener:
     controller: Controller
-    executor: ThreadPoolExecutor
+    committer: GroupCommitter
     host: str
     port: int
     engine: Engine | None = None
@@ -125,18 +184,18 @@ class SmtpListener:
     def stop(self) -> None:
         """Stop accepting, then wait for messages being stored to commit."""
         self.controller.stop()
-        self.executor.shutdown(wait=True)
+        self.committer.stop()
         if self.engine is not None:
             self.engine.dispose()
 
 
-def start_smtp(ctx: Context, *, host: str | None = None, port: int | None = None, workers: int = 4) -> SmtpListener:
+def start_smtp(ctx: Context, *, host: str | None = None, port: int | None = None) -> SmtpListener:
     """Listen on ``smtp_host``:``smtp_port`` (or the arguments) until ``stop()``."""
     host = host or ctx.settings.smtp_host
     port = ctx.settings.smtp_port if port is None else port
-    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="abusedesk-smtp")
     sessions, engine = durable_sessions(ctx)
-    handler = AbuseMailHandler(ctx, executor, sessions)
+    committer = GroupCommitter(ctx, sessions)
+    handler = AbuseMailHandler(ctx, committer)
     kwargs: dict[str, Any] = {
         "data_size_limit": ctx.settings.max_message_bytes,
         "enable_SMTPUTF8": True,
@@ -146,9 +205,9 @@ def start_smtp(ctx: Context, *, host: str | None = None, port: int | None = None
     try:
         controller.start()
     except BaseException:
-        executor.shutdown(wait=False)
+        committer.stop()
         if engine is not None:
             engine.dispose()
         raise
     log.info("SMTP listener on %s:%s", host, port)
-    return SmtpListener(controller, executor, host, port, engine)
+    return SmtpListener(controller, committer, host, port, engine)
