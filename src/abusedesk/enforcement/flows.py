@@ -110,9 +110,11 @@ def announce(ctx: Context, session: Session, action: EnforcementAction, case: Ca
     the case's repeat window allows (a job). True when it is (or was already) announced."""
     if action.id in announced_actions(session, case.id):
         return True
-    if isinstance(tell(ctx, session, case, [action], actor=actor), OutboundMessage):
+    outcome = tell(ctx, session, case, [action], actor=actor)
+    if isinstance(outcome, OutboundMessage):
         return True
-    _announce_later(ctx, session, action, case)
+    if outcome.reason == "repeat-window":  # other reasons (no contact) do not pass with time
+        _announce_later(ctx, session, action, case)
     return False
 
 
@@ -126,10 +128,7 @@ def handle_announce(ctx: Context, session: Session, job: Job) -> None:
     case = case_of(session, action) if action is not None else None
     if action is None or case is None or action.state != ActionState.APPLIED.value:
         return
-    if action.id in announced_actions(session, case.id):
-        return
-    if not isinstance(tell(ctx, session, case, [action], actor="worker"), OutboundMessage):
-        _announce_later(ctx, session, action, case)  # another notice went out meanwhile
+    announce(ctx, session, action, case, actor="worker")
 
 
 def set_deadline(ctx: Context, session: Session, case: Case, *, actor: str) -> datetime:
