@@ -356,3 +356,44 @@ def test_acceptance_commits_are_synced_to_disk_on_sqlite(local_ctx: Context) -> 
             assert session.execute(text("PRAGMA synchronous")).scalar_one() == 1  # the rest: NORMAL
     finally:
         engine.dispose()
+
+
+def test_group_commit_answers_every_message_of_a_group(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    import abusedesk.intake.smtp as smtp_module
+    from abusedesk.intake.flows import durable_sessions
+    from abusedesk.intake.mailrules import Envelope
+    from abusedesk.intake.smtp import GroupCommitter
+
+    sizes: list[int] = []
+    real = smtp_module.accept_many
+
+    def spy(context: Context, items: list[tuple[bytes, Envelope]], **kwargs: object) -> object:
+        sizes.append(len(items))
+        return real(context, items, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(smtp_module, "accept_many", spy)
+    sessions, engine = durable_sessions(ctx)
+    committer = GroupCommitter(ctx, sessions)
+    envelope = Envelope(mail_from="victim@reporter.example", rcpt_tos=("abuse@abusedesk.test",))
+    messages = [complaint(subject=f"group {n}") for n in range(40)]
+    messages.append(messages[0])  # the same bytes twice, possibly in one group
+    futures = [committer.submit(data, envelope) for data in messages]
+    results = [f.result(timeout=60) for f in futures]
+    committer.stop()
+    if engine is not None:
+        engine.dispose()
+    assert sum(sizes) == len(messages)
+    assert len({r.raw_id for r in results}) == 40
+    assert count(ctx, RawInput) == 40
+    assert count(ctx, Job, Job.kind == PROCESS_RAW) == 40
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(smtp_module, "accept_many", broken)
+    committer = GroupCommitter(ctx, ctx.sessions)
+    failing = [committer.submit(data, envelope) for data in messages[:5]]
+    for future in failing:
+        with pytest.raises(OSError, match="disk full"):
+            future.result(timeout=60)
+    committer.stop()
