@@ -74,6 +74,12 @@ class Playbook(Strict):
     #: how long a restriction stays before it is lifted by itself; None = until lifted
     restriction_duration: Duration | None = None
 
+    @model_validator(mode="after")
+    def _port_for_port_restrictions(self) -> Playbook:
+        if ActionKind.RESTRICT_PORT in self.ladder and self.restrict_port is None:
+            raise ValueError('a ladder with restrict_port needs the port, e.g. restrict_port = "tcp/25"')
+        return self
+
 
 class HelpText(Strict):
     what: str = Field(min_length=1)
