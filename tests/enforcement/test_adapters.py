@@ -166,7 +166,7 @@ class StoppableDummy(DummyNodeDriver):
 # --------------------------------------------------------------------------- the matrix
 
 
-@pytest.fixture(params=["builtin", "webhook", "nftables", "libcloud"])
+@pytest.fixture(params=["builtin", "webhook", pytest.param("nftables", marks=pytest.mark.root), "libcloud"])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     name = request.param
     if name == "builtin":
@@ -256,6 +256,7 @@ def test_webhook_signature_rejects_tampering() -> None:
     assert not verify(SECRET, header, b'{"a":1}', now=1_800_001_000)  # stale
 
 
+@pytest.mark.root
 def test_nftables_block_really_drops_traffic_and_revert_restores_it(netns: tuple[str, str]) -> None:
     host, _peer = netns
     adapter = NftablesAdapter(command=("ip", "netns", "exec", host, "nft"))
@@ -290,6 +291,7 @@ def _connects(ns: str, address: str, port: int) -> bool:
     return subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code], capture_output=True, check=False).returncode == 0
 
 
+@pytest.mark.root
 def test_nftables_port_restriction_drops_only_that_port(netns: tuple[str, str]) -> None:
     host, peer = netns
     server = subprocess.Popen(  # a mail server on the peer, on two ports
