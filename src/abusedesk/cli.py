@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from abusedesk.config import Settings
@@ -160,14 +161,14 @@ def ingest(
         result = ingest_bytes(ctx, path.read_bytes(), channel="file", filename=path.name, format=format, actor="cli")
         if result.quarantined:
             quarantined = True
-            out.print(f"{path}: [red]quarantined[/red] (raw {result.raw_id}): {result.error}")
+            out.print(f"{escape(str(path))}: [red]quarantined[/red] (raw {result.raw_id}): {escape(result.error or '')}")
             continue
         if result.duplicate and not result.reports:
             out.print(f"{path}: already ingested (raw {result.raw_id})")
         for outcome in result.reports:
             where = outcome.case_ref if outcome.outcome == "case" else outcome.outcome
             again = " (seen before)" if outcome.duplicate else ""
-            out.print(f"{path}: report {outcome.report_id} [{outcome.category}] → {where}{again}: {outcome.detail}")
+            out.print(f"{escape(str(path))}: report {outcome.report_id} {escape(f'[{outcome.category}]')} → {where}{again}: {escape(outcome.detail or '')}")
     if quarantined:
         raise typer.Exit(1)
 
@@ -241,7 +242,7 @@ def quarantine_list() -> None:
         rows = list_quarantine(session)
     table = Table("id", "received", "channel", "file", "size", "attempts", "error")
     for raw in rows:
-        table.add_row(str(raw.id), isoformat_z(raw.received_at) or "", raw.channel, raw.filename or "", str(raw.size), str(raw.attempts), (raw.error or "")[:120])
+        table.add_row(str(raw.id), isoformat_z(raw.received_at) or "", raw.channel, escape(raw.filename or ""), str(raw.size), str(raw.attempts), escape((raw.error or "")[:120]))
     out.print(table)
 
 
@@ -257,10 +258,10 @@ def quarantine_retry(raw_id: Annotated[int, typer.Argument()]) -> None:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     if result.quarantined:
-        out.print(f"still quarantined: {result.error}")
+        out.print(f"still quarantined: {escape(result.error or '')}")
         raise typer.Exit(1)
     for outcome in result.reports:
-        out.print(f"report {outcome.report_id} → {outcome.case_ref or outcome.outcome}: {outcome.detail}")
+        out.print(f"report {outcome.report_id} → {outcome.case_ref or outcome.outcome}: {escape(outcome.detail or '')}")
 
 
 # ---------------------------------------------------------------------------- audit

@@ -79,3 +79,15 @@ def test_end_to_end_commands(tmp_path: Path, env: dict[str, str]) -> None:
     assert runner.invoke(app, ["cases", "list", "--status", "nonsense"], env=env).exit_code == 2
     verified = runner.invoke(app, ["audit", "verify"], env=env)
     assert verified.exit_code == 0 and "intact" in verified.stdout
+
+
+def test_hostile_error_text_is_printed_not_interpreted(tmp_path: Path, env: dict[str, str]) -> None:
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    bad = tmp_path / "[red]x[bold].json"
+    bad.write_text('{"category": "[/line/2 bold]", "source": "192.0.2.1"}')
+    result = runner.invoke(app, ["ingest", str(bad)], env=env)
+    assert result.exit_code == 1
+    assert "[/line/2 bold]" in result.stdout
+    listing = runner.invoke(app, ["quarantine", "list"], env=env)
+    assert listing.exit_code == 0
+    assert "[red]x[bold].json" in listing.stdout
