@@ -3,6 +3,8 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+# extras to install: `make test EXTRAS=dev,spark` also runs the Spark engine test
+EXTRAS ?= dev
 
 .PHONY: install run test lint bench clean
 
@@ -11,7 +13,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
 	touch $@
 
 run: install
