@@ -156,6 +156,11 @@ def test_a_reply_to_a_notice_is_correspondence_not_a_report(ctx: Context, delive
     assert audit.object_id == str(case.id)
     # no acknowledgement of a reply: the first complaint's is the only one
     assert len(_acks(ctx, sent)) == 1
+    # the customer's mail counts as their answer, as a portal reply does
+    with ctx.transaction() as session:
+        answered = session.execute(select(AuditEvent).where(AuditEvent.action == "case.customer_response")).scalar_one()
+    assert answered.object_id == str(case.id)
+    assert answered.actor == "customer-mail:noc@acme.example"
 
 
 @pytest.mark.parametrize("how", ["recipient", "subject"])
@@ -172,6 +177,8 @@ def test_a_case_reference_in_the_recipient_or_subject_makes_correspondence(ctx: 
         row = session.execute(select(Correspondence)).scalar_one()
     assert (row.case_id, row.matched_by, row.party) == (case.id, how, "reporter")
     assert _count(ctx, Report) == 1
+    with ctx.transaction() as session:  # a reporter's mail is not the customer answering
+        assert session.execute(select(AuditEvent).where(AuditEvent.action == "case.customer_response")).first() is None
 
 
 def test_a_reference_to_no_existing_case_is_a_new_report(ctx: Context, deliver: Deliver) -> None:

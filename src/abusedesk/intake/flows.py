@@ -31,6 +31,7 @@ from abusedesk.context import Context
 from abusedesk.db import make_engine, make_session_factory
 from abusedesk.formats.mail import header, parse_message
 from abusedesk.intake.ack import maybe_acknowledge
+from abusedesk.enforcement.flows import customer_responded
 from abusedesk.intake.mailrules import Envelope, Identity, automatic_reason, loop_reason
 from abusedesk.intake.metrics import ACKNOWLEDGEMENTS, INBOUND_SORTED
 from abusedesk.intake.models import RawInput, RawStatus
@@ -171,6 +172,9 @@ def _process_inbound(ctx: Context, session: Session, raw: RawInput, *, actor: st
         return InboundResult(raw.id, "ignored", text)
     if match is not None:
         row = record_correspondence(session, raw, message, match, actor=actor)
+        if row.party == "customer":
+            # the customer answered by mail: the same step as an answer through the portal
+            customer_responded(ctx, session, match.case, actor=f"customer-mail:{row.sender or '?'}", remediated=False, note=row.subject or "")
         raw.status = RawStatus.CORRESPONDENCE
         raw.attempts += 1
         raw.error = None

@@ -21,6 +21,7 @@ from abusedesk.audit.service import record
 from abusedesk.cases.models import Case, parse_ref
 from abusedesk.cases.workflow import ALLOWED, CaseStatus, TransitionError, transition
 from abusedesk.context import Context
+from abusedesk.enforcement.flows import close_case
 from abusedesk.intake.models import Correspondence, RawInput
 from abusedesk.inventory.models import InventoryResource
 from abusedesk.notices.models import OutboundMessage
@@ -116,10 +117,13 @@ def bulk(request: Request, ctx: AppContext, session: DbSession, user: Worker, fo
         try:
             if op == "assign":
                 _assign(session, case, str(form.get("assignee") or "").strip() or None, user)
+            elif op == "state" and str(form.get("target") or "") == CaseStatus.CLOSED.value:
+                close_case(ctx, session, case, actor=actor_of(user), reason="bulk change in the console")
             elif op == "state":
                 transition(session, case, str(form.get("target") or ""), actor=actor_of(user), reason="bulk change in the console")
             elif op == "close":
-                transition(session, case, CaseStatus.CLOSED, actor=actor_of(user), reason=str(form.get("reason") or "closed in bulk")[:500])
+                # through enforcement, so reporters get their outcome notice
+                close_case(ctx, session, case, actor=actor_of(user), reason=str(form.get("reason") or "closed in bulk")[:500])
             else:
                 raise HTTPException(status.HTTP_400_BAD_REQUEST, "unknown bulk operation")
             done += 1
@@ -225,7 +229,12 @@ def add_note(ref: str, ctx: AppContext, session: DbSession, user: Worker, form: 
 def change_state(ref: str, ctx: AppContext, session: DbSession, user: Worker, form: Form) -> Response:
     case = case_for(session, ctx, user, ref)
     try:
-        transition(session, case, _text(form, "target", limit=40), actor=actor_of(user), reason=_text(form, "reason", required=False, limit=500))
+        target = _text(form, "target", limit=40)
+        reason = _text(form, "reason", required=False, limit=500)
+        if target == CaseStatus.CLOSED.value:
+            close_case(ctx, session, case, actor=actor_of(user), reason=reason or "closed in the console")
+        else:
+            transition(session, case, target, actor=actor_of(user), reason=reason)
     except (TransitionError, ValueError) as exc:
         return _case_back(case, ctx, str(exc))
     return _case_back(case, ctx, f"status is now {case.status}")
