@@ -22,6 +22,7 @@ from abusedesk.notices.flows import Skipped, send_case_notice
 from abusedesk.notices.models import OutboundMessage
 from abusedesk.notices.render import redact_reporter
 from abusedesk.timeutil import as_utc
+from abusedesk.users.links import read_token
 from tests.enforcement.support import case, ingest, report, setup, work
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> {{ 7*7 }}'
@@ -171,6 +172,10 @@ def test_notices_reach_a_real_smtp_server_threaded(ctx: Context, smtp_sink: tupl
     assert notice["Reply-To"] == f"abuse+{ref}@abusedesk.test" and notice["X-Abusedesk-Case"] == ref
     assert notice["Auto-Submitted"] == "auto-generated"
     assert notice.get_body(("html",)) is not None
+    # the notice carries a working portal link for this account's case only
+    text = notice.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    token = text.split("/portal/l/", 1)[1].split()[0]
+    assert read_token(ctx, token) == ("acme", case_id)
     due = as_utc(case(ctx, case_id).deadline_at)  # type: ignore[arg-type]
     with time_machine.travel(due + timedelta(seconds=1), tick=False):
         work(ctx)

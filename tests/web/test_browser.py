@@ -26,7 +26,7 @@ from abusedesk.context import Context
 from abusedesk.migrate import upgrade
 from abusedesk.reports.flows import ingest_bytes
 from abusedesk.users.service import create_user
-from abusedesk.web.portal import portal_link
+from abusedesk.users.links import portal_link
 from tests.helpers import load_inventory, own_report
 
 pytestmark = pytest.mark.browser

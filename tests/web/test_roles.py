@@ -13,7 +13,7 @@ from abusedesk.context import Context
 from abusedesk.reports.flows import ingest_bytes
 from abusedesk.web.app import create_app
 from abusedesk.web.models import Appeal
-from abusedesk.web.portal import portal_token
+from abusedesk.users.links import portal_token
 from tests.web.conftest import World, csrf_of, login
 
 STAFF = {"admin", "analyst", "legal", "auditor"}

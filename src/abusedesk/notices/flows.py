@@ -29,6 +29,7 @@ from abusedesk.notices.render import redact_reporter, render_pair, template_exis
 from abusedesk.policy.durations import format_duration
 from abusedesk.reports.models import Report
 from abusedesk.timeutil import as_utc, isoformat_z, utcnow
+from abusedesk.users.links import portal_link
 
 CUSTOMER_NOTICE = "notice"
 #: the enforcement actions a notice announces (so each restriction's statement goes out once)
@@ -129,6 +130,7 @@ def send_case_notice(
         "actions": list(actions), "statements": list(statements), "deadline": isoformat_z(deadline) if deadline else None,
         "deadline_in": format_duration(cat.playbook.deadline), "reporter": reporter, "evidence": evidence,
         "redress": ctx.policy.policy.redress, "report_count": case.report_count, "port": cat.playbook.restrict_port,
+        "portal_url": portal_link(ctx, case.account_id, case.id),
     }
     body_text, body_html = render_pair(f"notice/{name}", context)
     in_reply_to, references = _thread(session, case.id, account.email)

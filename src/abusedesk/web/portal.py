@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
@@ -28,6 +27,7 @@ from abusedesk.intake.models import Correspondence
 from abusedesk.policy.taxonomy import Category
 from abusedesk.reports.models import Report
 from abusedesk.timeutil import utcnow
+from abusedesk.users.links import read_token
 from abusedesk.web import bridge
 from abusedesk.web.auth import CurrentUser, LoginRequired, Role
 from abusedesk.web.deps import AppContext, DbSession
@@ -52,29 +52,6 @@ COUNTER_NOTICE_STATEMENTS = {
     "jurisdiction": ("jurisdiction_consent", "I consent to the jurisdiction of the Federal District Court for the judicial district in which my address is located, or, if my address is outside the United States, for any judicial district in which the service provider may be found (512(g)(3)(D))."),
     "service": ("service_consent", "I will accept service of process from the person who provided the notification under 512(c)(1)(C) or an agent of such person (512(g)(3)(D))."),
 }
-
-
-def _serializer(ctx: Context) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(ctx.settings.secret_key, salt="abusedesk-portal-link")
-
-
-def portal_token(ctx: Context, account_id: str, case_id: int) -> str:
-    return _serializer(ctx).dumps({"a": account_id, "c": case_id})
-
-
-def portal_link(ctx: Context, account_id: str, case_id: int) -> str:
-    """The absolute link a notice carries; valid for ``portal_link_max_age_days``."""
-    return f"{ctx.settings.public_base_url.rstrip('/')}/portal/l/{portal_token(ctx, account_id, case_id)}"
-
-
-def read_token(ctx: Context, token: str) -> tuple[str, int] | None:
-    try:
-        data = _serializer(ctx).loads(token, max_age=ctx.settings.portal_link_max_age_days * 86400)
-    except BadSignature:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("a"), str) or not isinstance(data.get("c"), int):
-        return None
-    return data["a"], data["c"]
 
 
 def portal_account(request: Request, user: CurrentUser) -> str:
