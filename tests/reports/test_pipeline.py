@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 import pytest
@@ -150,10 +151,10 @@ def test_concurrent_ingest_opens_one_case_per_key(ctx: Context, monkeypatch: pyt
     real_lock = flows._lock_keys
 
     def lock_after_both_arrive(session: object, keys: object) -> None:
-        try:
-            barrier.wait()  # both transactions are now inside, before aggregation
-        except threading.BrokenBarrierError:
-            pass  # SQLite lets only one writer in at a time; the other arrives later
+        # both transactions are now inside, before aggregation; SQLite lets only one writer
+        # in at a time, so there the other arrives later and the barrier breaks
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
         real_lock(session, keys)  # type: ignore[arg-type]
 
     monkeypatch.setattr(flows, "_lock_keys", lock_after_both_arrive)

@@ -25,8 +25,8 @@ from abusedesk.config import Settings
 from abusedesk.context import Context
 from abusedesk.migrate import upgrade
 from abusedesk.reports.flows import ingest_bytes
-from abusedesk.users.service import create_user
 from abusedesk.users.links import portal_link
+from abusedesk.users.service import create_user
 from tests.helpers import load_inventory, own_report
 
 pytestmark = pytest.mark.browser

@@ -14,8 +14,8 @@ from abusedesk.cases.workflow import transition
 from abusedesk.context import Context
 from abusedesk.reports.flows import ingest_bytes
 from abusedesk.timeutil import utcnow
-from abusedesk.web.models import Appeal, CaseMessage
 from abusedesk.users.links import portal_link, portal_token
+from abusedesk.web.models import Appeal, CaseMessage
 from tests.helpers import own_report
 from tests.web.conftest import World, login, post
 

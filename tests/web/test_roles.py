@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from abusedesk.context import Context
 from abusedesk.reports.flows import ingest_bytes
+from abusedesk.users.links import portal_token
 from abusedesk.web.app import create_app
 from abusedesk.web.models import Appeal
-from abusedesk.users.links import portal_token
 from tests.web.conftest import World, csrf_of, login
 
 STAFF = {"admin", "analyst", "legal", "auditor"}

@@ -11,9 +11,9 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import Entry
-from abusedesk.db import allocate_ids
 from abusedesk.cases.models import Case, CaseReporter, parse_ref
 from abusedesk.cases.workflow import OPEN_STATUSES, CaseStatus
+from abusedesk.db import allocate_ids
 from abusedesk.policy.models import Policy
 from abusedesk.timeutil import utcnow
 

@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from abusedesk.audit.service import record
 from abusedesk.context import Context
 from abusedesk.db import make_engine, make_session_factory
+from abusedesk.enforcement.flows import customer_responded
 from abusedesk.formats.mail import header, parse_message
 from abusedesk.intake.ack import maybe_acknowledge
-from abusedesk.enforcement.flows import customer_responded
 from abusedesk.intake.mailrules import Envelope, Identity, automatic_reason, loop_reason
 from abusedesk.intake.metrics import ACKNOWLEDGEMENTS, INBOUND_SORTED
 from abusedesk.intake.models import RawInput, RawStatus
