@@ -8,16 +8,12 @@ the same way.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from abusedesk.context import Context
 from abusedesk.formats import iplist
-from abusedesk.intake.models import RawInput, RawStatus
+from abusedesk.intake.models import RawStatus
 from abusedesk.intake.service import store_raw
 from abusedesk.policy.taxonomy import parse_category
-from abusedesk.reports.flows import IngestResult, _cases_for, outcome_of, process_raw
-from abusedesk.reports.models import Report
+from abusedesk.reports.flows import IngestResult, describe_existing, process_raw
 
 CHANNEL = "feed"
 
@@ -36,16 +32,6 @@ def format_hint(format: str | None, category: str | None) -> str | None:
     return f"{iplist.FORMAT}:{chosen}"
 
 
-def describe(ctx: Context, session: Session, raw: RawInput) -> IngestResult:
-    """What an input that was already processed became (re-importing is a no-op)."""
-    reports = list(session.execute(select(Report).where(Report.raw_id == raw.id).order_by(Report.index_in_raw)).scalars())
-    cases = _cases_for(session, reports)
-    return IngestResult(
-        raw.id, raw.sha256, duplicate=True, quarantined=raw.status == RawStatus.QUARANTINED, error=raw.error,
-        reports=[outcome_of(ctx, r, cases, duplicate=True) for r in reports],
-    )
-
-
 def import_feed(
     ctx: Context, data: bytes, *, filename: str | None, format: str | None = None, category: str | None = None,
     channel: str = CHANNEL, actor: str = "cli",
@@ -55,5 +41,5 @@ def import_feed(
     with ctx.transaction() as session:
         stored = store_raw(session, ctx.blobs, data, channel=channel, filename=filename, format_hint=hint, actor=actor)
         if stored.raw.status != RawStatus.RECEIVED:
-            return describe(ctx, session, stored.raw)
+            return describe_existing(ctx, session, stored.raw)
         return process_raw(ctx, session, stored.raw, data=data, actor=actor)

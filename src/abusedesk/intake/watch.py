@@ -27,12 +27,12 @@ from pathlib import Path
 
 from abusedesk.context import Context
 from abusedesk.formats.registry import format_names
-from abusedesk.intake.feeds import describe, format_hint
+from abusedesk.intake.feeds import format_hint
 from abusedesk.intake.flows import durable_sessions
 from abusedesk.intake.metrics import WATCHED_FILES
 from abusedesk.intake.models import RawStatus
 from abusedesk.intake.service import store_raw
-from abusedesk.reports.flows import process_raw
+from abusedesk.reports.flows import describe_existing, process_raw
 
 log = logging.getLogger("abusedesk.watch")
 CHANNEL = "folder"
@@ -150,7 +150,7 @@ class FolderWatcher:
             if stored.raw.status == RawStatus.RECEIVED:
                 result = process_raw(self.ctx, session, stored.raw, data=data, actor="watch")
             else:
-                result = describe(self.ctx, session, stored.raw)
+                result = describe_existing(self.ctx, session, stored.raw)
             failed = stored.raw.status == RawStatus.QUARANTINED
             raw_id = stored.raw.id
         status = FAILED if failed else PROCESSED

@@ -308,7 +308,7 @@ def ingest_batch(
                 results.append(fresh.pop(s.raw.id))
             else:
                 if s.raw.id not in described:
-                    described[s.raw.id] = _describe_existing(ctx, session, s.raw)
+                    described[s.raw.id] = describe_existing(ctx, session, s.raw)
                 results.append(described[s.raw.id])
         return results
 
@@ -321,7 +321,8 @@ def ingest_bytes(
     return ingest_batch(ctx, [data], channel=channel, filenames=[filename], format=format, metas=[meta], actor=actor, route=route)[0]
 
 
-def _describe_existing(ctx: Context, session: Session, raw: RawInput) -> IngestResult:
+def describe_existing(ctx: Context, session: Session, raw: RawInput) -> IngestResult:
+    """What an input that was already processed became (storing it again is a no-op)."""
     reports = list(session.execute(select(Report).where(Report.raw_id == raw.id).order_by(Report.index_in_raw)).scalars())
     cases = _cases_for(session, reports)
     return IngestResult(
