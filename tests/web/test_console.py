@@ -254,3 +254,14 @@ def test_a_reversed_appeal_lifts_the_restriction(ctx: Context, world: World, cli
         restore = session.execute(select(EnforcementAction).where(EnforcementAction.reverses_id == action.id)).scalar_one()
         assert restore.kind == "restore" and restore.state == "approved"
     assert client.get("/console/legal").status_code == 200
+
+
+def test_legal_page_lists_restricted_cases_once(ctx: Context, world: World, client: TestClient) -> None:
+    login(client, "legal")
+    page = client.get("/console/legal")
+    assert page.status_code == 200
+    ref = f"{world.acme_csam_case:06d}"
+    assert ref in page.text  # the CSAM case is the legal role's to see
+    for heading in ("Restricted cases", "Mandated reports", "Legal holds", "Law-enforcement requests"):
+        assert page.text.count(f"<h2>{heading}") == 1, heading
+    assert len(page.content) < 50_000
