@@ -71,14 +71,6 @@ def normalize_domain(text: str) -> str:
     return name
 
 
-def is_domain(text: str) -> bool:
-    try:
-        normalize_domain(text)
-    except ValueError:
-        return False
-    return True
-
-
 def normalize_url(text: str) -> str:
     """Lower-case scheme and host; path, query and fragment as written."""
     raw = text.strip()

@@ -160,3 +160,12 @@ def test_openapi_is_published(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert {"/api/v1/reports", "/api/v1/reports/{report_id}", "/api/v1/cases", "/api/v1/cases/{case_id}"} <= set(spec["paths"])
     assert client.get("/docs").status_code == 200
+
+
+def test_an_object_in_no_known_shape_is_told_what_is_missing(ctx: Context, client: TestClient) -> None:
+    response = client.post("/api/v1/reports", json={"hello": "world"})
+    assert response.status_code == 422
+    codes = {e["path"]: e["code"] for e in response.json()["errors"]}
+    assert codes["/category"] == "rule.category.missing"
+    assert codes["/hello"] == "rule.field.unknown"
+    assert _counts(ctx) == (0, 0)

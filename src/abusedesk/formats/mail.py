@@ -15,7 +15,6 @@ import email.policy
 import re
 from collections.abc import Iterator
 from email.header import decode_header, make_header
-from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 
@@ -184,8 +183,3 @@ def may_hold_xml(part: Message) -> bool:
     """Whether decoding ``part`` could find an XML report: skips images, pcaps, archives."""
     name = (filename(part) or "").lower()
     return content_type(part) in XML_TYPES or name.endswith((".xml", ".xml.gz", ".iodef"))
-
-
-def format_address(display: str, address: str) -> str:
-    local, _, domain = address.partition("@")
-    return str(Address(display_name=display, username=local, domain=domain))

@@ -31,7 +31,11 @@ def detect_bytes(data: bytes, filename: str | None) -> bool:
 
 
 def parse_bytes(data: bytes, filename: str | None = None) -> list[ParsedReport]:
-    document = load_object(data, source_format=FORMAT)
+    return parse_document(load_object(data, source_format=FORMAT))
+
+
+def parse_document(document: dict[str, Any]) -> list[ParsedReport]:
+    """One report or a ``{"reports": [...]}`` batch, already decoded."""
     if "reports" in document:
         items = document["reports"]
         if not isinstance(items, list) or not items:

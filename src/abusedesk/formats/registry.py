@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
 from abusedesk.formats import arf, dmca, iodef, iplist, ownjson, shadowserver, spamcop, text, xarf, xarf_yaml
 from abusedesk.formats.base import ParsedReport, ParseError
@@ -76,6 +77,13 @@ def parse_input(data: bytes, *, filename: str | None = None, format: str | None 
                 return mail_format.parse(message)
         raise ParseError("e-mail in no known report format", source_format="mail")
     raise ParseError("not a known report format (not JSON, CSV, XML or an e-mail)")
+
+
+def parse_json_document(document: dict[str, Any]) -> list[ParsedReport]:
+    """A decoded API body: XARF (any version) or our own JSON, without decoding it twice."""
+    if "xarf_version" in document or "Version" in document:
+        return [xarf.parse_document(document)]
+    return ownjson.parse_document(document)
 
 
 def _parse_as(name: str, data: bytes, filename: str | None) -> list[ParsedReport]:

@@ -23,7 +23,7 @@ from typing import Any
 from abusedesk.formats import archive
 from abusedesk.formats.base import ParsedReport, ParseError, Reporter
 from abusedesk.formats.csvsafe import is_formula, may_contain_formulas, neutralize
-from abusedesk.formats.mail import header, part_bytes, reporter_from, walk
+from abusedesk.formats.mail import filename, header, part_bytes, reporter_from, walk
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, normalize_ip, normalize_url
 
@@ -317,10 +317,7 @@ def _attachments(message: Message) -> list[tuple[str | None, bytes]]:
     for part in walk(message, max_depth=4):
         if part.is_multipart():
             continue
-        try:
-            name = part.get_filename()
-        except Exception:  # noqa: BLE001 - malformed parameters
-            name = None
+        name = filename(part)
         content_type = part.get_content_type()
         if report_name(name) or content_type in ("text/csv", "application/zip", "application/x-zip-compressed") or (name or "").lower().endswith((".csv", ".zip")):
             out.append((name, part_bytes(part)))

@@ -131,6 +131,7 @@ def _spam_report(message: Message, subject: str, body: str) -> list[ParsedReport
 def _summary(message: Message, body: str) -> list[ParsedReport]:
     """One report per table row: ``<ip> <Mon> <day> <HH:MM> / <length> <counts>``."""
     reference = _mail_date(message) or datetime.now(UTC)
+    reporter = reporter_from(message)
     reports: list[ParsedReport] = []
     for match in _SUMMARY_ROW.finditer(body[:2_000_000]):
         try:
@@ -154,7 +155,7 @@ def _summary(message: Message, body: str) -> list[ParsedReport]:
                 category=CATEGORY,
                 resources=[Resource(ResourceKind.IP, ip)],
                 occurred_at=when,
-                reporter=reporter_from(message),
+                reporter=reporter,
                 summary=f"SpamCop summary: {ip} reported since {match.group(2)} {match.group(3)} {match.group(4)}:{match.group(5)}",
                 evidence=match.group(0).strip(),
                 fields=fields,
@@ -169,22 +170,25 @@ def _summary(message: Message, body: str) -> list[ParsedReport]:
 def _alert(message: Message, body: str) -> list[ParsedReport]:
     """An alert names one or more IPs in prose; one report each."""
     when = _mail_date(message)
+    subject = header(message, "Subject")
     found = extract(body, want_domains=False)
     ips = [ip for ip in found.ips if not is_internal_ip(ip)]
     if not ips:
-        ips = [m.group(0) for m in IPV4_RE.finditer(header(message, "Subject"))]
+        ips = [m.group(0) for m in IPV4_RE.finditer(subject)]
     if not ips:
         raise ParseError("SpamCop alert without an IP address", source_format=FORMAT)
+    reporter = reporter_from(message)
+    evidence = excerpt(body)
     return [
         ParsedReport(
             source_format=FORMAT,
             category=CATEGORY,
             resources=[Resource(ResourceKind.IP, ip)],
             occurred_at=when,
-            reporter=reporter_from(message),
+            reporter=reporter,
             summary=f"SpamCop alert: {ip}",
-            evidence=excerpt(body),
-            fields={"subject": header(message, "Subject")},
+            evidence=evidence,
+            fields={"subject": subject},
             automated=True,
         )
         for ip in ips

@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from abusedesk.formats.base import ParsedReport, Reporter, excerpt, unique_resources
-from abusedesk.formats.mail import addresses, attached_message, header, part_text, payload_of, received, reporter_from
+from abusedesk.formats.mail import addresses, attached_message, filename, header, part_text, payload_of, received, reporter_from
 from abusedesk.formats.received import hop_domains, hop_ips, last_external_hop
 from abusedesk.formats.textextract import (
     MAX_PER_KIND,
@@ -228,17 +228,17 @@ def _collect(part: Message, out: _Collected, depth: int) -> None:
         for child in children:
             _collect(child, out, depth + 1)
         return
-    filename = _filename(part)
+    name = filename(part)
     if content_type == "text/plain" or (content_type.startswith("text/") and content_type != "text/html"):
         out.own_text.append(_bounded(part_text(part), out))
-        if filename:
-            out.attachments.append(filename)
+        if name:
+            out.attachments.append(name)
     elif content_type == "text/html":
         text, links = html_to_text(part_text(part))
         out.own_text.append(_bounded(text, out))
         out.own_links.extend(links)
-    elif filename:
-        out.attachments.append(filename)
+    elif name:
+        out.attachments.append(name)
 
 
 def _bounded(text: str, out: _Collected) -> str:
@@ -253,13 +253,6 @@ def _safe_attached(part: Message) -> Message | None:
     try:
         return attached_message(part)
     except Exception:  # noqa: BLE001 - a broken attachment must not sink the complaint
-        return None
-
-
-def _filename(part: Message) -> str | None:
-    try:
-        return part.get_filename()
-    except Exception:  # noqa: BLE001
         return None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from abusedesk.formats.base import ParsedReport, ParseError, Problem, Reporter, excerpt
-from abusedesk.formats.mail import header, part_text, reporter_from, walk
+from abusedesk.formats.mail import filename, header, part_text, reporter_from, walk
 from abusedesk.policy.taxonomy import Category
 from abusedesk.resources import Resource, ResourceKind, guess_resource, make_resource
 from abusedesk.timeutil import as_utc, parse_timestamp
@@ -73,20 +73,13 @@ def _yaml_part(message: Message) -> tuple[str, list[str]]:
         if part.get_content_maintype() == "text" and not part.is_multipart():
             texts.append((part, part_text(part)))
     for index, (part, text) in enumerate(texts):
-        name = (_filename(part) or "").lower()
+        name = (filename(part) or "").lower()
         if name.endswith((".yaml", ".yml")) or name == "report.txt" or (text.lstrip().startswith("---") and "Report-Type" in text[:4000]):
             return text, [t for i, (_, t) in enumerate(texts) if i != index]
     for index, (_, text) in enumerate(texts):
         if re.search(r"^Report-Type:\s", text[:8000], re.MULTILINE) and re.search(r"^Source:\s", text[:8000], re.MULTILINE):
             return text, [t for i, (_, t) in enumerate(texts) if i != index]
     raise ParseError("X-ARF mail without a YAML report part (expected part 2, 'report.txt', starting '---')", source_format=FORMAT)
-
-
-def _filename(part: Message) -> str | None:
-    try:
-        return part.get_filename()
-    except Exception:  # noqa: BLE001 - malformed parameters
-        return None
 
 
 def load_report(text: str) -> dict[str, Any]:

@@ -41,9 +41,6 @@ class Holding:
     valid_to: datetime | None = None
     resource_id: int | None = None
 
-    def active_at(self, at: datetime) -> bool:
-        return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
-
 
 @dataclass(frozen=True, slots=True)
 class Attribution:

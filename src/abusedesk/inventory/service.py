@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import record
@@ -119,10 +119,6 @@ def list_resources(
     if account_id:
         query = query.where(InventoryResource.account_id == account_id)
     return list(session.execute(query).scalars())
-
-
-def count_resources(session: Session) -> int:
-    return session.execute(select(func.count(InventoryResource.id))).scalar_one()
 
 
 def load_index(session: Session) -> AttributionIndex:

@@ -87,9 +87,3 @@ def mark_failed(session: Session, job_id: int, error: str) -> None:
     else:
         job.status = JobStatus.QUEUED
         job.run_after = utcnow() + backoff(job.attempts)
-
-
-def pending_count(session: Session) -> int:
-    from sqlalchemy import func
-
-    return session.execute(select(func.count(Job.id)).where(Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))).scalar_one()

@@ -34,10 +34,6 @@ class Severity(StrEnum):
     HIGH = "high"
     CRITICAL = "critical"
 
-    @property
-    def rank(self) -> int:
-        return list(Severity).index(self)
-
 
 class ActionKind(StrEnum):
     NOTIFY = "notify"

@@ -41,8 +41,6 @@ class Category(StrEnum):
         return self.value.split(".", 1)[0]
 
 
-ALL_CATEGORIES: tuple[Category, ...] = tuple(Category)
-
 #: ``ServiceName`` / ``service`` values of open-service reports that are policy breaches.
 OPEN_SERVICE_CATEGORIES: dict[str, Category] = {
     "dns": Category.NETWORK_OPEN_RESOLVER,

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from abusedesk.cases.models import Case, format_ref
 from abusedesk.formats.base import ParseError, Problem
 from abusedesk.formats.jsonutil import load_object, looks_like_json_object
-from abusedesk.formats.registry import parse_input
+from abusedesk.formats.registry import parse_json_document
+from abusedesk.intake.models import RawStatus
 from abusedesk.intake.service import find_idempotency_key, remember_idempotency_key, store_raw
 from abusedesk.jobs.handlers import ROUTE_REPORTS
 from abusedesk.jobs.service import enqueue
@@ -80,8 +81,7 @@ async def submit_report(
     if not looks_like_json_object(body):
         return _problem_response("the body must be a JSON object", [Problem("", "rule.body.not_object", "send application/json: an XARF report or abusedesk JSON")])
     try:
-        load_object(body, source_format="api")  # JSON errors first, with their line and column
-        parsed = parse_input(body)
+        parsed = parse_json_document(load_object(body, source_format="api"))
         if not parsed:
             raise ParseError("no report in the body", [Problem("", "rule.body.empty", "no report found")])
     except ParseError as exc:
@@ -91,11 +91,9 @@ async def submit_report(
         new, repeated = create_reports(session, [(stored.raw, parsed)])
         insert_drafts(session, new)
         known = [report for _, report in repeated]
-        if not stored.created or not new:
-            stored.raw.status = "parsed"
-        else:
-            stored.raw.status, stored.raw.report_count = "parsed", len(parsed)
-            stored.raw.source_format = parsed[0].source_format
+        stored.raw.status = RawStatus.PARSED
+        if stored.created:
+            stored.raw.report_count, stored.raw.source_format = len(parsed), parsed[0].source_format
         reports: list[Routable] = [*new, *known]
         if new:
             enqueue(session, ROUTE_REPORTS, {"report_ids": [r.id for r in new]})
