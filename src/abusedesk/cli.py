@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from abusedesk.config import Settings
-from abusedesk.policy.loader import PolicyError
+from abusedesk.terminal import err, open_context, out
 
 app = typer.Typer(help="abusedesk: enforce an acceptable use policy, from report to decision.", no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -31,22 +29,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(demo_app, name="demo")
 
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    return Settings()
-
-
-def _context() -> Any:
-    from abusedesk.context import Context
-
-    try:
-        return Context.create(_settings())
-    except PolicyError as exc:
-        err.print(f"[red]policy error:[/red] {exc}")
-        raise typer.Exit(2) from None
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -61,7 +43,7 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
     from abusedesk.migrate import upgrade
 
-    ctx = _context()
+    ctx = open_context()
     upgrade(ctx.engine)
     out.print(f"database at {ctx.engine.url.render_as_string(hide_password=True)} is up to date")
 
@@ -84,7 +66,7 @@ def inventory_import(
     except InventoryFileError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    ctx = _context()
+    ctx = open_context()
     with ctx.transaction() as session:
         if account_rows:
             upsert_accounts(session, account_rows, actor="cli")
@@ -107,7 +89,7 @@ def inventory_who(
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    ctx = _context()
+    ctx = open_context()
     with ctx.transaction() as session:
         holding = ctx.attribution.get(session).lookup(resource, when)
     if holding is None:
@@ -155,7 +137,7 @@ def ingest(
     """Store raw, parse, attribute and aggregate; say which case each report joined or why none."""
     from abusedesk.reports.flows import ingest_bytes
 
-    ctx = _context()
+    ctx = open_context()
     quarantined = False
     for path in paths:
         result = ingest_bytes(ctx, path.read_bytes(), channel="file", filename=path.name, format=format, actor="cli")
@@ -196,7 +178,7 @@ def cases_list(
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    ctx = _context()
+    ctx = open_context()
     with ctx.transaction() as session:
         rows = list_cases(session, CaseFilter(status=status, category=category, account=account), limit=limit)
     table = Table("case", "status", "severity", "category", "account", "resource", "reports", "reporters", "last seen")
@@ -214,7 +196,7 @@ def cases_show(case_id: Annotated[str, typer.Argument(help="AD-YYYY-NNNNNN or th
     from abusedesk.reports.models import Report
     from abusedesk.timeutil import isoformat_z
 
-    ctx = _context()
+    ctx = open_context()
     with ctx.transaction() as session:
         case = get_case(session, case_id)
         if case is None:
@@ -237,7 +219,7 @@ def quarantine_list() -> None:
     from abusedesk.intake.service import list_quarantine
     from abusedesk.timeutil import isoformat_z
 
-    ctx = _context()
+    ctx = open_context()
     with ctx.transaction() as session:
         rows = list_quarantine(session)
     table = Table("id", "received", "channel", "file", "size", "attempts", "error")
@@ -251,7 +233,7 @@ def quarantine_retry(raw_id: Annotated[int, typer.Argument()]) -> None:
     """Parse a quarantined input again (after a parser fix)."""
     from abusedesk.reports.flows import retry_raw
 
-    ctx = _context()
+    ctx = open_context()
     try:
         result = retry_raw(ctx, raw_id, actor="cli")
     except LookupError as exc:
@@ -272,7 +254,7 @@ def audit_verify() -> None:
     """Check the whole chain; name the first broken link."""
     from abusedesk.audit.service import verify
 
-    ctx = _context()
+    ctx = open_context()
     with ctx.transaction() as session:
         result = verify(session)
     if result.ok:
@@ -293,7 +275,7 @@ def tokens_create(
     """Create an API token; it is printed once and stored only as a hash."""
     from abusedesk.users.service import create_token
 
-    ctx = _context()
+    ctx = open_context()
     with ctx.transaction() as session:
         token, _row = create_token(session, name=name, scopes=("read",) if read_only else ("read", "write"), actor="cli")
     sys.stdout.write(token + "\n")
@@ -304,7 +286,7 @@ def tokens_list() -> None:
     from abusedesk.timeutil import isoformat_z
     from abusedesk.users.service import list_tokens
 
-    ctx = _context()
+    ctx = open_context()
     with ctx.transaction() as session:
         rows = list_tokens(session)
     table = Table("id", "name", "prefix", "scopes", "created", "revoked")
@@ -317,7 +299,7 @@ def tokens_list() -> None:
 def tokens_revoke(token_id: Annotated[int, typer.Argument()]) -> None:
     from abusedesk.users.service import revoke_token
 
-    ctx = _context()
+    ctx = open_context()
     try:
         with ctx.transaction() as session:
             revoke_token(session, token_id, actor="cli")
@@ -335,7 +317,7 @@ def demo_load() -> None:
     """Load the demo inventory and reports (idempotent)."""
     from abusedesk.demo.loader import load_demo
 
-    ctx = _context()
+    ctx = open_context()
     for line in load_demo(ctx):
         out.print(line)
 
@@ -353,7 +335,7 @@ def serve(
 
     from abusedesk.web.app import create_app
 
-    ctx = _context()
+    ctx = open_context()
     application = create_app(ctx)
     uvicorn.run(application, host=host or ctx.settings.host, port=port or ctx.settings.port, log_level="info")
 
