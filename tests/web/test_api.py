@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -169,3 +170,26 @@ def test_an_object_in_no_known_shape_is_told_what_is_missing(ctx: Context, clien
     assert codes["/category"] == "rule.category.missing"
     assert codes["/hello"] == "rule.field.unknown"
     assert _counts(ctx) == (0, 0)
+
+
+def test_the_same_key_twice_at_once_answers_like_the_first(ctx: Context, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both requests pass the key check before either commits; the loser replays the winner."""
+    from abusedesk.web.api import reports as reports_api
+
+    first = client.post("/api/v1/reports", json=xarf_v4(), headers={"Idempotency-Key": "race"}).json()
+    real_replay = reports_api._replay
+    calls: list[str] = []
+
+    def replay_not_yet_committed(*args: object, **kwargs: object) -> object:
+        calls.append("check")
+        if len(calls) == 1:
+            return None  # as if the first request had not committed when this one looked
+        return real_replay(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reports_api, "_replay", replay_not_yet_committed)
+    second = client.post("/api/v1/reports", json=xarf_v4(), headers={"Idempotency-Key": "race"})
+    assert second.status_code == 202
+    assert second.json()["id"] == first["id"]
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert len(calls) == 2
+    assert _counts(ctx) == (1, 1)

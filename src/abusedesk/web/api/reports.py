@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from abusedesk.cases.models import Case, format_ref
-from abusedesk.formats.base import ParseError, Problem
+from abusedesk.context import Context
+from abusedesk.formats.base import ParsedReport, ParseError, Problem
 from abusedesk.formats.jsonutil import load_object, looks_like_json_object
 from abusedesk.formats.registry import parse_json_document
 from abusedesk.intake.models import RawStatus
@@ -70,14 +72,8 @@ async def submit_report(
     except BodyTooLargeError as exc:
         return JSONResponse(status_code=413, content={"message": f"body larger than {exc.limit} bytes", "errors": [{"path": "", "code": "rule.body.too_large", "message": f"at most {exc.limit} bytes"}]})
     window = timedelta(hours=ctx.settings.idempotency_window_hours)
-    with ctx.transaction() as session:
-        if idempotency_key:
-            earlier = find_idempotency_key(session, idempotency_key, window=window)
-            if earlier is not None:
-                report = session.get(Report, earlier)
-                if report is not None:
-                    ids = list(session.execute(select(Report.id).where(Report.raw_id == report.raw_id).order_by(Report.index_in_raw)).scalars())
-                    return JSONResponse(status_code=202, content={"id": report.id, "ids": ids, "status": report.status}, headers={"Idempotent-Replayed": "true"})
+    if idempotency_key and (replay := _replay(ctx, idempotency_key, window)) is not None:
+        return replay
     if not looks_like_json_object(body):
         return _problem_response("the body must be a JSON object", [Problem("", "rule.body.not_object", "send application/json: an XARF report or abusedesk JSON")])
     try:
@@ -86,6 +82,29 @@ async def submit_report(
             raise ParseError("no report in the body", [Problem("", "rule.body.empty", "no report found")])
     except ParseError as exc:
         return _problem_response(exc.headline, exc.problems or [Problem("", "rule.body.unreadable", str(exc))])
+    try:
+        return _accept(ctx, body, parsed, idempotency_key)
+    except IntegrityError:
+        # the same Idempotency-Key arrived twice at once: the other request won, answer as it did
+        replay = _replay(ctx, idempotency_key, window) if idempotency_key else None
+        if replay is None:
+            raise
+        return replay
+
+
+def _replay(ctx: Context, key: str, window: timedelta) -> JSONResponse | None:
+    """The answer given to the first submission with this key, if it is within the window."""
+    with ctx.transaction() as session:
+        earlier = find_idempotency_key(session, key, window=window)
+        report = session.get(Report, earlier) if earlier is not None else None
+        if report is None:
+            return None
+        ids = list(session.execute(select(Report.id).where(Report.raw_id == report.raw_id).order_by(Report.index_in_raw)).scalars())
+        return JSONResponse(status_code=202, content={"id": report.id, "ids": ids, "status": report.status}, headers={"Idempotent-Replayed": "true"})
+
+
+def _accept(ctx: Context, body: bytes, parsed: list[ParsedReport], idempotency_key: str | None) -> JSONResponse:
+    """Store the body and its reports, remember the key and queue the routing: one transaction."""
     with ctx.transaction() as session:
         stored = store_raw(session, ctx.blobs, body, channel="api", meta={"idempotency_key": idempotency_key} if idempotency_key else None, actor="api")
         new, repeated = create_reports(session, [(stored.raw, parsed)])
