@@ -22,7 +22,16 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from abusedesk.formats.base import ParsedReport, Reporter, excerpt, unique_resources
-from abusedesk.formats.mail import addresses, attached_message, filename, header, part_text, payload_of, received, reporter_from
+from abusedesk.formats.mail import (
+    addresses,
+    attached_message,
+    filename,
+    header,
+    part_text,
+    payload_of,
+    received,
+    reporter_from,
+)
 from abusedesk.formats.received import hop_domains, hop_ips, last_external_hop
 from abusedesk.formats.textextract import (
     MAX_PER_KIND,

@@ -41,13 +41,15 @@ _FILE_LIKE_TLDS = frozenset({
 _REFANG = [
     (re.compile(r"\b(h[xX]{2}p|h\*\*p)(s?)(\[?:\]?//|\[://\])", re.IGNORECASE), r"http\2://"),
     (re.compile(r"\bfxp(s?)(\[?:\]?//|\[://\])", re.IGNORECASE), r"ftp\1://"),
-    (re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\}|\s\[dot\]\s|\s\(dot\)\s", re.IGNORECASE), "."),
+    # "[dot]" and "(dot)" are gone by now: refang() drops them with their spaces first
+    (re.compile(r"\[\.\]|\(\.\)|\{\.\}|\{dot\}", re.IGNORECASE), "."),
     (re.compile(r"\[:\]"), ":"),
     (re.compile(r"\[://\]"), "://"),
     (re.compile(r"\[/\]"), "/"),
     (re.compile(r"\[at\]|\(at\)|\[@\]", re.IGNORECASE), "@"),
 ]
 _DEFANGED = re.compile(r"hxxp|h\*\*p|fxp|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\[:\]|\[://\]", re.IGNORECASE)
+_DOT_WORD = re.compile(r"\s*(\[dot\]|\(dot\))\s*", re.IGNORECASE)
 
 
 def refang(text: str) -> str:
@@ -55,7 +57,7 @@ def refang(text: str) -> str:
     if not _DEFANGED.search(text):
         return text
     # " [dot] " with spaces around: drop the spaces together with the marker
-    text = re.sub(r"\s*(\[dot\]|\(dot\))\s*", ".", text, flags=re.IGNORECASE)
+    text = _DOT_WORD.sub(".", text)
     for pattern, replacement in _REFANG:
         text = pattern.sub(replacement, text)
     return text
@@ -97,6 +99,10 @@ class _TextExtractor(HTMLParser):
             self.chunks.append(data)
 
 
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
 def html_to_text(html: str) -> tuple[str, list[str]]:
     """Visible text and ``href`` targets of an HTML body; no markup survives."""
     parser = _TextExtractor()
@@ -105,8 +111,8 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
         parser.feed(html[:MAX_SCAN_CHARS])
         parser.close()
     text = "".join(parser.chunks)
-    text = re.sub(r"[ \t\r\f\v]+", " ", text)
-    text = re.sub(r"\n\s*\n+", "\n\n", text)
+    text = _SPACES.sub(" ", text)
+    text = _BLANK_LINES.sub("\n\n", text)
     return text.strip(), parser.links
 
 
@@ -216,6 +222,9 @@ _VICTIM = re.compile(
 )
 
 
+_LINK_SCHEME = re.compile(r"(?:https?|ftps?)://", re.IGNORECASE)
+
+
 def _add(target: list[str], seen: set[str], value: str) -> None:
     if value not in seen and len(target) < MAX_PER_KIND:
         seen.add(value)
@@ -234,7 +243,7 @@ def extract(text: str, *, links: Iterable[str] = (), want_domains: bool = True) 
         _add_url(found, seen, _clean_url(match.group(0)))
     for link in links:
         link = refang(link)
-        if re.match(r"(?:https?|ftps?)://", link, re.IGNORECASE):
+        if _LINK_SCHEME.match(link):
             _add_url(found, seen, _clean_url(link))
     for match in _WWW_RE.finditer(text):
         if not _inside(match.start(), spans):

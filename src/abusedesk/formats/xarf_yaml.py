@@ -60,6 +60,8 @@ SOURCE_TYPES: dict[str, ResourceKind] = {
 
 _REQUIRED = ("Report-Type", "Source", "Date")
 _YAML_START = re.compile(r"^\s*(?:---\s*$|[A-Za-z-]+:\s)", re.MULTILINE)
+_REPORT_TYPE_LINE = re.compile(r"^Report-Type:\s", re.MULTILINE)
+_SOURCE_LINE = re.compile(r"^Source:\s", re.MULTILINE)
 
 
 def detect_mail(message: EmailMessage) -> bool:
@@ -77,7 +79,7 @@ def _yaml_part(message: Message) -> tuple[str, list[str]]:
         if name.endswith((".yaml", ".yml")) or name == "report.txt" or (text.lstrip().startswith("---") and "Report-Type" in text[:4000]):
             return text, [t for i, (_, t) in enumerate(texts) if i != index]
     for index, (_, text) in enumerate(texts):
-        if re.search(r"^Report-Type:\s", text[:8000], re.MULTILINE) and re.search(r"^Source:\s", text[:8000], re.MULTILINE):
+        if _REPORT_TYPE_LINE.search(text[:8000]) and _SOURCE_LINE.search(text[:8000]):
             return text, [t for i, (_, t) in enumerate(texts) if i != index]
     raise ParseError("X-ARF mail without a YAML report part (expected part 2, 'report.txt', starting '---')", source_format=FORMAT)
 
