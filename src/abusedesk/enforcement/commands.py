@@ -21,10 +21,10 @@ def export_statements_command(
     field, a wrong enum, personal data in decision_facts) stops the export with its puid
     and the field, exit status 1.
     """
-    from abusedesk.cli import _context
     from abusedesk.enforcement.statements import StatementError, dumps, export_statements
+    from abusedesk.terminal import open_context
 
-    ctx = _context()
+    ctx = open_context()
     try:
         with ctx.transaction() as session:
             document = export_statements(session)
@@ -60,10 +60,10 @@ def actions_list(
     from sqlalchemy import select
 
     from abusedesk.cases.service import get_case
-    from abusedesk.cli import _context, out
     from abusedesk.enforcement.models import EnforcementAction
+    from abusedesk.terminal import open_context, out
 
-    ctx = _context()
+    ctx = open_context()
     with ctx.transaction() as session:
         query = select(EnforcementAction).order_by(EnforcementAction.id.desc()).limit(limit)
         if case:
@@ -89,12 +89,12 @@ def actions_propose(
 ) -> None:
     """Propose (and, for one-person kinds, approve) an action on a case."""
     from abusedesk.cases.service import get_case
-    from abusedesk.cli import _context
     from abusedesk.enforcement.flows import decide
     from abusedesk.enforcement.service import EnforcementError
     from abusedesk.resources import guess_resource
+    from abusedesk.terminal import open_context
 
-    ctx = _context()
+    ctx = open_context()
     try:
         with ctx.transaction() as session:
             found = get_case(session, case)
@@ -118,10 +118,10 @@ def actions_propose(
 @actions_app.command("approve")
 def actions_approve(action_id: Annotated[int, typer.Argument()], actor: ActorOption) -> None:
     """Approve a proposed action (two people for the kinds the settings name)."""
-    from abusedesk.cli import _context
     from abusedesk.enforcement.service import EnforcementError, approve
+    from abusedesk.terminal import open_context
 
-    ctx = _context()
+    ctx = open_context()
     try:
         with ctx.transaction() as session:
             action = approve(ctx, session, action_id, actor=actor)
@@ -134,10 +134,10 @@ def actions_approve(action_id: Annotated[int, typer.Argument()], actor: ActorOpt
 @actions_app.command("lift")
 def actions_lift(action_id: Annotated[int, typer.Argument()], actor: ActorOption, reason: Annotated[str, typer.Option()]) -> None:
     """Undo an applied restriction (a restore action, applied by the worker)."""
-    from abusedesk.cli import _context
     from abusedesk.enforcement.service import EnforcementError, lift
+    from abusedesk.terminal import open_context
 
-    ctx = _context()
+    ctx = open_context()
     try:
         with ctx.transaction() as session:
             restore = lift(ctx, session, action_id, actor=actor, reason=reason)

@@ -28,14 +28,15 @@ from abusedesk.enforcement.service import (
     ActionRefusedError,
     EnforcementError,
     Proposal,
-    actions_for_case,
     active_strikes,
     add_strike,
     carry_out,
     case_of,
+    case_reports,
     check_target,
     is_person,
     lift,
+    lift_restrictions,
     propose,
 )
 from abusedesk.enforcement.statements import RESTRICTION_TEXT, notice_view
@@ -77,10 +78,6 @@ def move_case(session: Session, case: Case, target: CaseStatus, *, actor: str, r
         return False
     transition(session, case, target, actor=actor, reason=reason)
     return True
-
-
-def _reports(session: Session, case: Case) -> list[Report]:
-    return list(session.execute(select(Report).where(Report.case_id == case.id).order_by(Report.received_at)).scalars())
 
 
 def describe(action: EnforcementAction) -> str:
@@ -139,13 +136,18 @@ def set_deadline(ctx: Context, session: Session, case: Case, *, actor: str) -> d
     """
     due = (utcnow() + ctx.policy.category(case.category).playbook.deadline).replace(microsecond=0)
     case.deadline_at = due
-    enqueue(session, DEADLINE_JOB, {"case_id": case.id, "due": isoformat_z(due)}, run_after=due, dedupe_key=deadline_key(case.id, due))
+    _schedule_deadline(session, case.id, due)
     record(session, actor=actor, action="case.deadline_set", object_type="case", object_id=case.id, data={"due": isoformat_z(due)})
     return due
 
 
 def deadline_key(case_id: int, due: datetime) -> str:
     return f"deadline:{case_id}:{isoformat_z(due)}"
+
+
+def _schedule_deadline(session: Session, case_id: int, due: datetime) -> Job | None:
+    """The escalation job for ``due``; None when that deadline already has one."""
+    return enqueue(session, DEADLINE_JOB, {"case_id": case_id, "due": isoformat_z(due)}, run_after=due, dedupe_key=deadline_key(case_id, due))
 
 
 def propose_rung(
@@ -176,7 +178,7 @@ def run_playbook(ctx: Context, session: Session, case: Case, *, actor: str = ACT
     if case.status != CaseStatus.NEW.value:
         return
     cat = ctx.policy.category(case.category)
-    reports = _reports(session, case)
+    reports = case_reports(session, case)
     if cat.restricted_to_legal or cat.playbook.mandated_report:
         from abusedesk.enforcement.special import run_csam
 
@@ -253,7 +255,7 @@ def _contain(ctx: Context, session: Session, case: Case, reports: Sequence[Repor
 def act_on_confirmed(ctx: Context, session: Session, case: Case, *, actor: str, reason: str) -> EnforcementAction | None:
     """Phishing or malware confirmed (analyst or trusted source): disable, then notice."""
     cat = ctx.policy.category(case.category)
-    reports = _reports(session, case)
+    reports = case_reports(session, case)
     strikes = add_case_strike(ctx, session, case, "confirmed", actor=actor)
     kind = pb.next_restriction(cat.playbook, strikes)
     action = propose_rung(ctx, session, case, kind, reports, actor=actor, approve=True, reason=reason) if kind else None
@@ -304,7 +306,7 @@ def escalate(ctx: Context, session: Session, case: Case, *, due: datetime, actor
         record(session, actor=actor, action="case.needs_analyst", object_type="case", object_id=case.id, data={"reason": "ladder has no further step"})
         return True
     action = propose_rung(
-        ctx, session, case, kind, _reports(session, case), actor=actor, approve=cat.playbook.auto_escalate,
+        ctx, session, case, kind, case_reports(session, case), actor=actor, approve=cat.playbook.auto_escalate,
         reason=f"deadline passed without remediation (strike {strikes})",
     )
     if action is not None and action.state == ActionState.APPROVED.value:
@@ -331,8 +333,7 @@ def sweep_due_deadlines(ctx: Context, session: Session, *, now: datetime | None 
     for case_id, due in due_cases:
         if due is None:
             continue
-        job = enqueue(session, DEADLINE_JOB, {"case_id": case_id, "due": isoformat_z(due)}, run_after=due, dedupe_key=deadline_key(case_id, as_utc(due)))
-        added += job is not None
+        added += _schedule_deadline(session, case_id, due) is not None
     return added
 
 
@@ -404,7 +405,7 @@ def decide(
     action_kind = ActionKind(kind)
     cat = ctx.policy.category(case.category)
     if target_kind is None or target is None:
-        found = pb.target_for(action_kind, case, _reports(session, case))
+        found = pb.target_for(action_kind, case, case_reports(session, case))
         if found is None:
             raise ActionRefusedError(f"no target for {action_kind.value} in case {case.id}; name one")
         target_kind, target = found.kind, found.value
@@ -437,7 +438,7 @@ def lift_containment(ctx: Context, session: Session, case: Case, *, actor: str, 
         raise EnforcementError("an analyst must agree before containment is lifted")
     if not remediation_claimed(session, case):
         raise EnforcementError(f"case {case.id}: the customer has not reported a fix yet")
-    restores = [lift(ctx, session, a.id, actor=actor, reason=reason) for a in actions_for_case(session, case.id, states=[ActionState.APPLIED.value]) if a.kind in RESTRICTIVE]
+    restores = lift_restrictions(ctx, session, case.id, actor=actor, reason=reason)
     move_case(session, case, CaseStatus.RESOLVED, actor=actor, reason=reason)
     return restores
 

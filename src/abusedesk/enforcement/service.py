@@ -25,6 +25,7 @@ from abusedesk.enforcement.models import ActionState, EnforcementAction, Strike,
 from abusedesk.inventory.models import Account
 from abusedesk.jobs.service import enqueue
 from abusedesk.policy.models import ActionKind
+from abusedesk.reports.models import Report
 from abusedesk.resources import Resource, ResourceKind
 from abusedesk.timeutil import utcnow
 
@@ -271,5 +272,16 @@ def actions_for_case(session: Session, case_id: int, *, states: Sequence[str] | 
     return list(session.execute(query.order_by(EnforcementAction.id)).scalars())
 
 
+def lift_restrictions(ctx: Context, session: Session, case_id: int, *, actor: str, reason: str) -> list[EnforcementAction]:
+    """Lift every applied restriction of the case (a ``restore`` action each)."""
+    applied = actions_for_case(session, case_id, states=[ActionState.APPLIED.value])
+    return [lift(ctx, session, a.id, actor=actor, reason=reason) for a in applied if a.kind in RESTRICTIVE]
+
+
 def case_of(session: Session, action: EnforcementAction) -> Case | None:
     return session.get(Case, action.case_id) if action.case_id is not None else None
+
+
+def case_reports(session: Session, case: Case) -> list[Report]:
+    """The case's reports, oldest first."""
+    return list(session.execute(select(Report).where(Report.case_id == case.id).order_by(Report.received_at)).scalars())

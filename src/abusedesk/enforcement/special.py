@@ -28,15 +28,13 @@ from abusedesk.enforcement import playbooks as pb
 from abusedesk.enforcement.adapters.mandated import MandatedReporter, RecordingMandatedReporter
 from abusedesk.enforcement.flows import add_case_strike, move_case, propose_rung, tell
 from abusedesk.enforcement.models import (
-    ActionState,
     CounterNotice,
     CounterNoticeState,
-    EnforcementAction,
     MandatedReport,
     MandatedReportState,
     PreservationHold,
 )
-from abusedesk.enforcement.service import RESTRICTIVE, EnforcementError, actions_for_case, lift
+from abusedesk.enforcement.service import EnforcementError, case_reports, lift_restrictions
 from abusedesk.intake.models import RawInput
 from abusedesk.jobs.models import Job
 from abusedesk.jobs.service import enqueue
@@ -166,22 +164,23 @@ def missing_elements(fields: dict[str, Any]) -> list[str]:
 def submit_counter_notice(ctx: Context, session: Session, case: Case, fields: dict[str, Any], *, actor: str) -> CounterNotice:
     """Validate and record a counter-notice; a complete one is copied to the complainant
     and schedules the restore; an incomplete one lists what is missing and does nothing else."""
-    if not ctx.policy.category(case.category).playbook.counter_notice:
+    playbook = ctx.policy.category(case.category).playbook
+    if not playbook.counter_notice:
         raise EnforcementError(f"case {case.id} ({case.category}) takes no counter-notice")
     now = utcnow()
     missing = missing_elements(fields)
-    notice = CounterNotice(case_id=case.id, received_at=now, fields={k: fields.get(k) for k in fields}, missing=missing, state=CounterNoticeState.INCOMPLETE.value, submitted_by=actor)
+    notice = CounterNotice(case_id=case.id, received_at=now, fields=dict(fields), missing=missing, state=CounterNoticeState.INCOMPLETE.value, submitted_by=actor)
     session.add(notice)
     session.flush()
     record(session, actor=actor, action="counter_notice.received", object_type="case", object_id=case.id, data={"counter_notice": notice.id, "missing": missing})
     if missing:
         return notice
-    low, high = ctx.policy.category(case.category).playbook.restore_after_counter_notice_business_days or (10, 14)
+    low, high = playbook.restore_after_counter_notice_business_days or (10, 14)
     notice.state = CounterNoticeState.ACCEPTED.value
     notice.restore_earliest = pb.add_business_days(now, low)
     notice.restore_latest = pb.add_business_days(now, high)
     enqueue(session, RESTORE_JOB, {"counter_notice_id": notice.id}, run_after=notice.restore_earliest, dedupe_key=f"counter_notice:{notice.id}:restore")
-    complainants = sorted({r.reporter_email for r in session.execute(select(Report).where(Report.case_id == case.id)).scalars() if r.reporter_email})
+    complainants = sorted({r.reporter_email for r in case_reports(session, case) if r.reporter_email})
     for email in complainants:
         send_plain(
             ctx, session, case, kind="counter_notice_copy", recipient=email, template="counter_notice_copy", subject="Counter-notice received",
@@ -207,9 +206,6 @@ def handle_counter_notice_restore(ctx: Context, session: Session, job: Job) -> N
     case = session.get(Case, notice.case_id)
     if case is None:
         return
-    restored: list[EnforcementAction] = []
-    for action in actions_for_case(session, case.id, states=[ActionState.APPLIED.value]):
-        if action.kind in RESTRICTIVE:
-            restored.append(lift(ctx, session, action.id, actor="system:counter-notice", reason=f"counter-notice {notice.id}: 512(g)(2)(C) restore"))
+    restored = lift_restrictions(ctx, session, case.id, actor="system:counter-notice", reason=f"counter-notice {notice.id}: 512(g)(2)(C) restore")
     notice.state = CounterNoticeState.RESTORED.value
     record(session, actor="worker", action="counter_notice.restored", object_type="case", object_id=case.id, data={"restores": [a.id for a in restored]})

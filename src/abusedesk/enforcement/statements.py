@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from abusedesk.cases.models import Case
 from abusedesk.context import Context
 from abusedesk.enforcement.models import DecisionRecord, EnforcementAction
+from abusedesk.enforcement.service import case_of, case_reports, is_person
 from abusedesk.policy.models import ActionKind
 from abusedesk.reports.models import Report
 from abusedesk.timeutil import utcnow
@@ -101,11 +102,11 @@ def write_decision_record(ctx: Context, session: Session, action: EnforcementAct
     existing = session.execute(select(DecisionRecord).where(DecisionRecord.action_id == action.id)).scalar_one_or_none()
     if existing is not None:
         return existing
-    case = session.get(Case, action.case_id) if action.case_id is not None else None
+    case = case_of(session, action)
     category = case.category if case else str(action.params.get("category", "other.unclassified"))
     cat = ctx.policy.category(category)
     statement = cat.statement
-    reports = list(session.execute(select(Report).where(Report.case_id == case.id)).scalars()) if case else []
+    reports = case_reports(session, case) if case else []
     own = bool(reports) and all(r.channel == "detector" for r in reports)
     ground = statement.ground if statement else "incompatible"
     if not reports or own:
@@ -152,8 +153,6 @@ def write_decision_record(ctx: Context, session: Session, action: EnforcementAct
 
 
 def _people(action: EnforcementAction) -> list[str]:
-    from abusedesk.enforcement.service import is_person
-
     return [a for a in action.approvals if is_person(a)]
 
 

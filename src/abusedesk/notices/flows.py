@@ -24,7 +24,7 @@ from abusedesk.inventory.models import Account
 from abusedesk.jobs.models import Job
 from abusedesk.jobs.service import enqueue
 from abusedesk.notices.models import OutboundMessage, OutboundStatus
-from abusedesk.notices.outbox import new_message_id, queue_mail
+from abusedesk.notices.outbox import add_message, queue_mail
 from abusedesk.notices.render import redact_reporter, render_pair, template_exists
 from abusedesk.policy.durations import format_duration
 from abusedesk.reports.models import Report
@@ -170,15 +170,11 @@ def _hold_for_digest(
 ) -> OutboundMessage:
     """Keep the notice (so threading and the repeat window still see it) and make sure one
     digest job per recipient is waiting; the digest sends everything held by then."""
-    domain = ctx.settings.notice_from.rpartition("@")[2] or "abusedesk.invalid"
-    message = OutboundMessage(
-        kind=CUSTOMER_NOTICE, case_id=case.id, recipient=recipient, sender=ctx.settings.notice_from,
-        reply_to=reply_address(ctx, case), subject=subject, body_text=body_text, body_html=body_html,
-        message_id=new_message_id(domain), in_reply_to=in_reply_to, references=references,
-        headers=headers, status=OutboundStatus.HELD, created_at=utcnow(),
+    message = add_message(
+        session, status=OutboundStatus.HELD, kind=CUSTOMER_NOTICE, case_id=case.id, recipient=recipient,
+        sender=ctx.settings.notice_from, reply_to=reply_address(ctx, case), subject=subject, body_text=body_text,
+        body_html=body_html, in_reply_to=in_reply_to, references=references, headers=headers,
     )
-    session.add(message)
-    session.flush()
     enqueue(
         session, DIGEST_JOB, {"recipient": recipient},
         run_after=utcnow() + timedelta(seconds=ctx.settings.notice_digest_window_seconds), dedupe_key=f"digest:{recipient}",

@@ -23,20 +23,34 @@ def new_message_id(domain: str) -> str:
     return make_msgid(idstring=secrets.token_hex(6), domain=domain)
 
 
+def add_message(
+    session: Session, *, status: str, kind: str, recipient: str, sender: str, subject: str, body_text: str,
+    body_html: str | None = None, reply_to: str | None = None, case_id: int | None = None,
+    in_reply_to: str | None = None, references: str | None = None, headers: dict[str, str] | None = None,
+) -> OutboundMessage:
+    """The outbox row (flushed, so it has its id), with a fresh Message-ID in the sender's domain."""
+    domain = sender.rpartition("@")[2] or "abusedesk.invalid"
+    message = OutboundMessage(
+        kind=kind, case_id=case_id, recipient=recipient, sender=sender, reply_to=reply_to, subject=subject,
+        body_text=body_text, body_html=body_html, message_id=new_message_id(domain), in_reply_to=in_reply_to,
+        references=references, headers=headers or {}, status=status, created_at=utcnow(),
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
 def queue_mail(
     session: Session, *, kind: str, recipient: str, sender: str, subject: str, body_text: str,
     body_html: str | None = None, reply_to: str | None = None, case_id: int | None = None,
     in_reply_to: str | None = None, references: str | None = None, headers: dict[str, str] | None = None,
     actor: str = "system",
 ) -> OutboundMessage:
-    domain = sender.rpartition("@")[2] or "abusedesk.invalid"
-    message = OutboundMessage(
-        kind=kind, case_id=case_id, recipient=recipient, sender=sender, reply_to=reply_to, subject=subject,
-        body_text=body_text, body_html=body_html, message_id=new_message_id(domain), in_reply_to=in_reply_to,
-        references=references, headers=headers or {}, status=OutboundStatus.QUEUED, created_at=utcnow(),
+    message = add_message(
+        session, status=OutboundStatus.QUEUED, kind=kind, recipient=recipient, sender=sender, subject=subject,
+        body_text=body_text, body_html=body_html, reply_to=reply_to, case_id=case_id, in_reply_to=in_reply_to,
+        references=references, headers=headers,
     )
-    session.add(message)
-    session.flush()
     enqueue(session, SEND_JOB, {"message_id": message.id}, dedupe_key=f"outbox:{message.id}")
     record(session, actor=actor, action="mail.queued", object_type="outbound_message", object_id=message.id, data={"kind": kind, "case": case_id, "to": recipient})
     return message
