@@ -40,8 +40,8 @@ def to_spark_sql(sql: str) -> str:
     return str(statements[0])
 
 
-def _noop(step: str, done: int, total: int) -> None:
-    return None
+def no_progress(step: str, done: int, total: int) -> None:
+    """The default progress hook: reports nothing."""
 
 
 def duckdb_connection(config: DetectionConfig, temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -64,7 +64,7 @@ def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def run_duckdb(
     paths: Sequence[Path],
     config: DetectionConfig,
-    progress: ProgressHook = _noop,
+    progress: ProgressHook = no_progress,
     detectors: Iterable[Detector] = DETECTORS,
 ) -> list[RawHit]:
     chosen = list(detectors)
@@ -104,7 +104,7 @@ def normalize_to_parquet(paths: Sequence[Path], target: Path, config: DetectionC
 def run_spark(
     paths: Sequence[Path],
     config: DetectionConfig,
-    progress: ProgressHook = _noop,
+    progress: ProgressHook = no_progress,
     detectors: Iterable[Detector] = DETECTORS,
     master: str = "local[2]",
 ) -> list[RawHit]:

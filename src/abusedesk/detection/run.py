@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from abusedesk.detection.config import DetectionConfig
-from abusedesk.detection.engine import ProgressHook, run_duckdb, run_spark
+from abusedesk.detection.engine import ProgressHook, no_progress, run_duckdb, run_spark
 from abusedesk.detection.findings import Finding, build_findings
 from abusedesk.inventory.index import AttributionIndex
 
@@ -17,17 +17,13 @@ class Engine(StrEnum):
     SPARK = "spark"
 
 
-def _noop(step: str, done: int, total: int) -> None:
-    return None
-
-
 def detect_flows(
     paths: Sequence[Path],
     index: AttributionIndex,
     config: DetectionConfig | None = None,
     *,
     engine: Engine = Engine.DUCKDB,
-    progress: ProgressHook = _noop,
+    progress: ProgressHook = no_progress,
 ) -> list[Finding]:
     """Run every detector over `paths` and keep the findings about addresses we hold."""
     chosen = config or DetectionConfig()

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from abusedesk.context import Context
 from abusedesk.formats import iplist
-from abusedesk.intake.models import RawStatus
-from abusedesk.intake.service import store_raw
 from abusedesk.policy.taxonomy import parse_category
-from abusedesk.reports.flows import IngestResult, describe_existing, process_raw
+from abusedesk.reports.flows import IngestResult, ingest_bytes
 
 CHANNEL = "feed"
 
@@ -38,8 +36,4 @@ def import_feed(
 ) -> IngestResult:
     """Store and process one feed file in one transaction; the same bytes again are a no-op."""
     hint = format_hint(format, category)
-    with ctx.transaction() as session:
-        stored = store_raw(session, ctx.blobs, data, channel=channel, filename=filename, format_hint=hint, actor=actor)
-        if stored.raw.status != RawStatus.RECEIVED:
-            return describe_existing(ctx, session, stored.raw)
-        return process_raw(ctx, session, stored.raw, data=data, actor=actor)
+    return ingest_bytes(ctx, data, channel=channel, filename=filename, format=hint, actor=actor)
