@@ -53,10 +53,9 @@ def ingest_findings(ctx: Context, findings: list[Finding]) -> list[IngestResult]
 
 
 def _ingest(findings: list[Finding], err: Console) -> None:
-    from abusedesk.config import Settings
-    from abusedesk.context import Context
+    from abusedesk.terminal import open_context
 
-    ctx = Context.create(Settings())
+    ctx = open_context()
     try:
         for result in ingest_findings(ctx, findings):
             if result.quarantined:

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from abusedesk.config import Settings
-from abusedesk.policy.loader import PolicyError
-
-if TYPE_CHECKING:
-    from abusedesk.context import Context
+from abusedesk.terminal import err, open_context, out
 
 feed_app = typer.Typer(help="Feed files: Shadowserver CSVs, XARF, plain IP/URL lists.", no_args_is_help=True)
 mail_app = typer.Typer(help="Mail the intake set aside: loops, bounces, automatic mail, replies to cases.", no_args_is_help=True)
-#: piped output is not wrapped at 80 columns (scripts grep it)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
-
-
-def _context() -> Context:
-    from abusedesk.context import Context  # imported late: keeps ``abusedesk --help`` fast
-
-    try:
-        return Context.create(Settings())
-    except PolicyError as exc:
-        err.print(f"[red]policy error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
 
 
 @feed_app.command("import")
@@ -48,7 +29,7 @@ def feed_import(
     except ValueError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    ctx = _context()
+    ctx = open_context()
     failed = False
     try:
         for path in paths:
@@ -84,7 +65,7 @@ def mail_ignored(limit: Annotated[int, typer.Option(help="how many, newest first
     from abusedesk.intake.flows import list_set_aside
     from abusedesk.timeutil import isoformat_z
 
-    ctx = _context()
+    ctx = open_context()
     try:
         with ctx.transaction() as session:
             rows = list_set_aside(session, limit=limit)
@@ -104,7 +85,7 @@ def mail_process(raw_id: Annotated[int, typer.Argument(help="the raw input id (R
     """Override the rules: parse an ignored mail (or correspondence) into reports anyway."""
     from abusedesk.intake.flows import process_anyway
 
-    ctx = _context()
+    ctx = open_context()
     try:
         result = process_anyway(ctx, raw_id, actor="cli")
     except LookupError as exc:
