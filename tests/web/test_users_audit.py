@@ -39,3 +39,11 @@ def test_audit_view_verifies_the_chain_and_names_the_break(ctx: Context, world: 
         session.execute(update(AuditEvent).where(AuditEvent.id == 2).values(actor="someone-else"))
     page = client.get("/console/audit?check=1").text
     assert "Chain BROKEN at event 2" in page
+
+
+def test_users_page_lists_the_tokens_once(world: World, client: TestClient) -> None:
+    login(client, "admin")
+    page = client.get("/console/users")
+    assert page.status_code == 200
+    assert "<title>Users · abusedesk</title>" in page.text
+    assert page.text.count("<h2>API tokens</h2>") == 1

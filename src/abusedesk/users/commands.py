@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import getpass
 import os
-import sys
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from abusedesk.config import Settings
+from abusedesk.terminal import err, open_context, out
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 users_app = typer.Typer(help="Console and portal users (roles: admin, analyst, legal, auditor, customer).", no_args_is_help=True)
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
 
 
-def _context() -> object:
-    from abusedesk.context import Context
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    """One transaction on a fresh context; a :class:`UserError` is printed and exits 1."""
+    from abusedesk.users.service import UserError
 
-    return Context.create(Settings())
+    ctx = open_context()
+    try:
+        with ctx.transaction() as session:
+            yield session
+    except UserError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        ctx.close()
 
 
 @users_app.command("add")
@@ -35,37 +46,24 @@ def users_add(
     no_password: Annotated[bool, typer.Option("--no-password", help="OIDC-only user")] = False,
 ) -> None:
     """Add a user; the password is prompted for (never an argument: it would land in shell history)."""
-    from abusedesk.context import Context
-    from abusedesk.users.service import UserError, create_user
+    from abusedesk.users.service import create_user
 
     password: str | None = None
     if not no_password:
         password = os.environ.get(password_env, "") if password_env else getpass.getpass("password: ")
-    ctx = _context()
-    assert isinstance(ctx, Context)
-    try:
-        with ctx.transaction() as session:
-            user = create_user(session, username=username, role=role, password=password, account_id=account, email=email, display_name=name, actor="cli")
-            user_id = user.id
-    except UserError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
-    finally:
-        ctx.close()
+    with _transaction() as session:
+        user = create_user(session, username=username, role=role, password=password, account_id=account, email=email, display_name=name, actor="cli")
+        user_id = user.id
     out.print(f"user {username} ({role}) added with id {user_id}")
 
 
 @users_app.command("list")
 def users_list() -> None:
-    from abusedesk.context import Context
     from abusedesk.timeutil import isoformat_z
     from abusedesk.users.service import list_users
 
-    ctx = _context()
-    assert isinstance(ctx, Context)
-    with ctx.transaction() as session:
+    with _transaction() as session:
         rows = [(u.username, u.role, u.account_id or "", isoformat_z(u.last_login_at) or "", isoformat_z(u.disabled_at) or "") for u in list_users(session)]
-    ctx.close()
     table = Table("user", "role", "account", "last login", "disabled")
     for row in rows:
         table.add_row(*row)
@@ -75,17 +73,8 @@ def users_list() -> None:
 @users_app.command("disable")
 def users_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable a user and end all of their sessions at once."""
-    from abusedesk.context import Context
-    from abusedesk.users.service import UserError, disable_user
+    from abusedesk.users.service import disable_user
 
-    ctx = _context()
-    assert isinstance(ctx, Context)
-    try:
-        with ctx.transaction() as session:
-            disable_user(session, username, actor="cli")
-    except UserError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
-    finally:
-        ctx.close()
+    with _transaction() as session:
+        disable_user(session, username, actor="cli")
     out.print(f"user {username} disabled")

@@ -33,18 +33,19 @@ class ActionRefusedError(Exception):
     """The enforcement domain (or its absence) refused; the message is for the analyst."""
 
 
-def _service() -> Any | None:
+def _module(name: str) -> Any | None:
     try:
-        return importlib.import_module("abusedesk.enforcement.service")
+        return importlib.import_module(f"abusedesk.enforcement.{name}")
     except ImportError:
         return None
+
+
+def _service() -> Any | None:
+    return _module("service")
 
 
 def _models() -> Any | None:
-    try:
-        return importlib.import_module("abusedesk.enforcement.models")
-    except ImportError:
-        return None
+    return _module("models")
 
 
 def available() -> bool:
@@ -56,57 +57,53 @@ def _has_table(session: Session, name: str) -> bool:
     return bool(inspect(bind).has_table(name))
 
 
-def actions_for_case(session: Session, case_id: int) -> list[Any]:
+def _model(session: Session, name: str, table: str) -> Any | None:
+    """Enforcement's model class ``name``, or ``None`` while its table does not exist yet."""
     models = _models()
-    if models is None or not _has_table(session, "enforcement_actions"):
+    if models is None or not _has_table(session, table):
+        return None
+    return getattr(models, name)
+
+
+def actions_for_case(session: Session, case_id: int) -> list[Any]:
+    action = _model(session, "EnforcementAction", "enforcement_actions")
+    if action is None:
         return []
-    action = models.EnforcementAction
     return list(session.execute(select(action).where(action.case_id == case_id).order_by(action.id)).scalars())
 
 
 def actions_for_account(session: Session, account_id: str, *, limit: int = 200) -> list[Any]:
-    models = _models()
-    if models is None or not _has_table(session, "enforcement_actions"):
+    action = _model(session, "EnforcementAction", "enforcement_actions")
+    if action is None:
         return []
-    action = models.EnforcementAction
     return list(session.execute(select(action).where(action.account_id == account_id).order_by(action.id.desc()).limit(limit)).scalars())
 
 
 def first_action_per_case(session: Session, case_ids: list[int]) -> list[tuple[int, datetime]]:
     """(case id, first action's creation time) for the cases that have actions."""
-    models = _models()
-    if not case_ids or models is None or not _has_table(session, "enforcement_actions"):
+    action = _model(session, "EnforcementAction", "enforcement_actions") if case_ids else None
+    if action is None:
         return []
-    action = models.EnforcementAction
     rows = session.execute(select(action.case_id, func.min(action.created_at)).where(action.case_id.in_(case_ids)).group_by(action.case_id))
     return [(int(cid), at) for cid, at in rows]
 
 
 def decisions_for_case(session: Session, case_id: int) -> list[Any]:
-    models = _models()
-    if models is None or not _has_table(session, "decision_records"):
+    record_model = _model(session, "DecisionRecord", "decision_records")
+    if record_model is None:
         return []
-    record_model = models.DecisionRecord
     return list(session.execute(select(record_model).where(record_model.case_id == case_id).order_by(record_model.id)).scalars())
 
 
 def strikes_for_account(session: Session, account_id: str) -> list[Any]:
-    models = _models()
-    if models is None or not _has_table(session, "strikes"):
+    strike = _model(session, "Strike", "strikes")
+    if strike is None:
         return []
-    strike = models.Strike
     return list(session.execute(select(strike).where(strike.account_id == account_id).order_by(strike.at.desc()).limit(200)).scalars())
 
 
 def proposable_kinds() -> list[str]:
     return [k.value for k in ActionKind if k not in (ActionKind.RESTORE, ActionKind.NOTIFY)]
-
-
-def _module(name: str) -> Any | None:
-    try:
-        return importlib.import_module(f"abusedesk.enforcement.{name}")
-    except ImportError:
-        return None
 
 
 def propose(ctx: Context, session: Session, case: Case, *, kind: str, target: str, reason: str, actor: str, approve: bool = False) -> Any:

@@ -215,13 +215,17 @@ def _text(form: FormData, name: str, *, required: bool = True, limit: int = MAX_
     return value[:limit]
 
 
+def _post(session: Session, case: Case, user: Viewer, row: CaseNote | CaseMessage, *, action: str, key: str) -> None:
+    """Store a note or a message on the case and audit it under ``action``."""
+    session.add(row)
+    session.flush()
+    record(session, actor=actor_of(user), action=action, object_type="case", object_id=case.id, data={key: row.id})
+
+
 @router.post("/console/cases/{ref}/notes", response_model=None)
 def add_note(ref: str, ctx: AppContext, session: DbSession, user: Worker, form: Form) -> Response:
     case = case_for(session, ctx, user, ref)
-    note = CaseNote(case_id=case.id, author=user.username, body=_text(form, "body"))
-    session.add(note)
-    session.flush()
-    record(session, actor=actor_of(user), action="case.note_added", object_type="case", object_id=case.id, data={"note": note.id})
+    _post(session, case, user, CaseNote(case_id=case.id, author=user.username, body=_text(form, "body")), action="case.note_added", key="note")
     return _case_back(case, ctx, "note added")
 
 
@@ -252,9 +256,7 @@ def message_customer(ref: str, ctx: AppContext, session: DbSession, user: Worker
     """A reply from the desk, shown to the customer in the portal."""
     case = case_for(session, ctx, user, ref)
     msg = CaseMessage(case_id=case.id, account_id=case.account_id, kind=MessageKind.ANALYST, author=user.username, body=_text(form, "body"))
-    session.add(msg)
-    session.flush()
-    record(session, actor=actor_of(user), action="case.message_sent", object_type="case", object_id=case.id, data={"message": msg.id})
+    _post(session, case, user, msg, action="case.message_sent", key="message")
     return _case_back(case, ctx, "message posted to the customer portal")
 
 

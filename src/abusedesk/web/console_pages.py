@@ -34,6 +34,7 @@ from abusedesk.web.deps import AppContext, DbSession
 from abusedesk.web.mailview import part_payload, safe_filename, view_raw
 from abusedesk.web.models import CaseMessage
 from abusedesk.web.pages import render
+from abusedesk.web.queue import restricted_categories
 from abusedesk.web.security import csrf_form
 
 router = APIRouter(include_in_schema=False)
@@ -125,10 +126,11 @@ def account_page(request: Request, account_id: str, ctx: AppContext, session: Db
         query = query.where(Case.category.notin_(sorted(hidden)))
     cases = list(session.execute(query).scalars())
     prefix = ctx.settings.case_id_prefix
+    case_ids = {c.id for c in cases}
     context = {
         "account": account, "resources": list_resources(session, account_id=account_id, limit=1000),
         "cases": [(c.ref(prefix), c) for c in cases], "strikes": bridge.strikes_for_account(session, account_id),
-        "actions": [a for a in bridge.actions_for_account(session, account_id) if a.case_id is None or a.case_id in {c.id for c in cases}],
+        "actions": [a for a in bridge.actions_for_account(session, account_id) if a.case_id is None or a.case_id in case_ids],
     }
     return render(request, "console/account.html", context)
 
@@ -171,7 +173,7 @@ def audit_page(
 @router.get("/console/legal", response_class=HTMLResponse)
 def legal_page(request: Request, ctx: AppContext, session: DbSession, user: Annotated[Viewer, require(Can.LEGAL)]) -> HTMLResponse:
     """Restricted cases (CSAM) and, later, law-enforcement requests and legal holds."""
-    restricted = sorted(str(c.value) for c, p in ctx.policy.categories.items() if p.restricted_to_legal)
+    restricted = sorted(restricted_categories(ctx.policy, may_see_restricted=False))
     hidden = hidden_for(ctx, user)
     visible_categories = [c for c in restricted if c not in hidden]
     cases = list(session.execute(select(Case).where(Case.category.in_(visible_categories)).order_by(Case.id.desc()).limit(200)).scalars()) if visible_categories else []

@@ -10,7 +10,6 @@ shown: the customer must not be tipped off.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -33,6 +32,7 @@ from abusedesk.web.auth import CurrentUser, LoginRequired, Role
 from abusedesk.web.deps import AppContext, DbSession
 from abusedesk.web.models import Appeal, CaseMessage, MessageKind
 from abusedesk.web.pages import render
+from abusedesk.web.queue import restricted_categories
 from abusedesk.web.security import csrf_form, get_session
 
 router = APIRouter(include_in_schema=False)
@@ -71,8 +71,8 @@ def portal_account(request: Request, user: CurrentUser) -> str:
 PortalAccount = Annotated[str, Depends(portal_account)]
 
 
-def hidden_categories(ctx: Context) -> set[str]:
-    return {str(c.value) for c, p in ctx.policy.categories.items() if p.restricted_to_legal}
+def hidden_categories(ctx: Context) -> frozenset[str]:
+    return restricted_categories(ctx.policy, may_see_restricted=False)
 
 
 def case_of_account(session: Session, ctx: Context, account: str, ref: str) -> Case:
@@ -234,6 +234,3 @@ def appeal(ref: str, ctx: AppContext, session: DbSession, account: PortalAccount
     grounds = _required(form, "grounds", "Please explain why the decision is wrong.")
     bridge.file_appeal(session, case, account_id=account, grounds=grounds, actor=f"portal:{account}")
     return _back(case, ctx, "Your appeal was filed. A person will review it; you will see the outcome here.")
-
-
-APPEAL_WINDOW: timedelta = bridge.APPEAL_WINDOW

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -163,7 +163,3 @@ def restricted_categories(policy: Any, *, may_see_restricted: bool) -> frozenset
     if may_see_restricted:
         return frozenset()
     return frozenset(str(c.value) for c, p in policy.categories.items() if p.restricted_to_legal)
-
-
-def visible(case: Case, hidden: Collection[str]) -> bool:
-    return case.category not in hidden
