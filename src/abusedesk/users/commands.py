@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from abusedesk.terminal import err, open_context, out
@@ -29,7 +30,7 @@ def _transaction() -> Iterator[Session]:
         with ctx.transaction() as session:
             yield session
     except UserError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
     finally:
         ctx.close()
