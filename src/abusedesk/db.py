@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, ClassVar
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event, text
+import orjson
+from sqlalchemy import JSON, DateTime, Dialect, Engine, MetaData, Table, TypeDecorator, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -32,6 +35,25 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return as_utc(value) if value is not None else None
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        """On SQLite, the text SQLAlchemy's DATETIME stores, made in one C call.
+
+        Same format (``2026-11-26 10:00:00.000000``, naive UTC), so old and new rows sort
+        and compare alike; a batch writes several timestamps per report, which made the
+        generic processor chain a tenth of the ingest time.
+        """
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not UTC:
+                value = as_utc(value)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -41,9 +63,26 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns' serializer: orjson (several times faster on the ingest path), with the
+    standard library as the fallback for what orjson refuses (integers over 64 bits)."""
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:
+        return json.dumps(value, default=str)
+
+
+def json_loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN or Infinity, which the standard library wrote
+        return json.loads(text)
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
+    json_options: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": json_loads}
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, **json_options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,6 +91,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # 64 MiB of page cache and a checkpoint every ~40 MB of WAL: batch ingest
+            # rewrites the same index pages often, which these keep off the disk
+            cursor.execute("PRAGMA cache_size=-65536")
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.close()
             # let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite recipe)
             dbapi_connection.isolation_level = None
@@ -64,7 +107,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, **json_options)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -90,3 +133,58 @@ def allocate_ids(session: Session, model: type[Base], count: int) -> list[int]:
         return [int(row[0]) for row in rows]
     start = session.execute(text(f'SELECT coalesce(max(id), 0) FROM "{table_name}"')).scalar_one()
     return list(range(int(start) + 1, int(start) + 1 + count))
+
+
+
+_Processor = Callable[[Any], Any] | None
+_insert_plans: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[_Processor, ...]]] = {}
+
+
+def _insert_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tuple[str, tuple[_Processor, ...]]:
+    """The INSERT text in the driver's parameter style and each column's bind processor."""
+    key = (dialect.name, table.name, names)
+    plan = _insert_plans.get(key)
+    if plan is None:
+        missing = [c.name for c in table.columns if c.name not in names and c.default is not None and not c.primary_key]
+        if missing:
+            raise ValueError(f"insert_rows into {table.name}: no value for {', '.join(missing)} (column defaults are not applied)")
+        if dialect.paramstyle == "qmark":
+            marker = "?"
+        elif dialect.paramstyle in ("format", "pyformat"):
+            marker = "%s"
+        else:
+            raise ValueError(f"insert_rows: unsupported parameter style {dialect.paramstyle}")
+        quote = dialect.identifier_preparer.quote
+        sql = (
+            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({', '.join(quote(n) for n in names)}) "
+            f"VALUES ({', '.join(marker for _ in names)})"
+        )
+        processors = tuple(table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+        plan = _insert_plans[key] = (sql, processors)
+    return plan
+
+
+def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """One executemany INSERT of plain rows (same keys in each), in the session's transaction.
+
+    The batch pipeline writes thousands of rows whose ids it already allocated. SQLAlchemy's
+    per-row parameter compilation cost more than SQLite's own work, so the statement is
+    built once per table and column set and the columns' own bind processors (UTC
+    datetimes, JSON) are applied here. Column defaults are not: every column that has one
+    must be given, or this raises.
+    """
+    if not rows:
+        return
+    names = tuple(rows[0])
+    connection = session.connection()
+    sql, processors = _insert_plan(connection.dialect, cast(Table, model.__table__), names)
+    processed = [(i, p) for i, p in enumerate(processors) if p is not None]
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        if len(row) != len(names):
+            raise ValueError(f"insert_rows into {model.__tablename__}: rows have different columns")
+        values = [row[n] for n in names]
+        for i, process in processed:
+            values[i] = process(values[i])
+        params.append(tuple(values))
+    connection.exec_driver_sql(sql, params)

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
 from abusedesk.audit.models import AuditEvent
-from abusedesk.audit.service import record, verify
+from abusedesk.audit.service import Entry, _digest, record, verify
 from abusedesk.context import Context
 from abusedesk.reports.flows import ingest_bytes
 from tests.helpers import load_inventory, own_report
@@ -57,3 +64,24 @@ def test_truncated_tail_is_caught(ctx: Context) -> None:
     with ctx.transaction() as session:
         result = verify(session)
     assert not result.ok and result.broken_id == 3
+
+
+_text = st.text(max_size=30)
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(_text, _text, _text, _text, st.dictionaries(_text, _values, max_size=4), st.integers(1, 2**40))
+def test_digest_text_is_canonical_json(actor: str, action: str, kind: str, object_id: str, data: dict[str, Any], event_id: int) -> None:
+    """The hand-built hash input must stay the exact canonical JSON older chains were hashed with."""
+    at = datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=UTC)
+    entry = Entry(actor, action, kind, object_id, data)
+    canonical = json.dumps(
+        {"id": event_id, "at": at.isoformat(), "actor": actor, "action": action, "object_type": kind, "object_id": object_id, "data": data},
+        sort_keys=True, separators=(",", ":"), default=str,
+    )
+    expected = hashlib.sha256(f"{'0' * 64}|{canonical}".encode()).hexdigest()
+    assert _digest("0" * 64, event_id, at, entry) == expected

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from abusedesk.audit.service import Entry
-from abusedesk.cases.models import Case, CaseReporter, parse_ref
+from abusedesk.cases.models import Case, CaseReporter, format_ref, parse_ref
 from abusedesk.cases.workflow import OPEN_STATUSES, CaseStatus
-from abusedesk.db import allocate_ids
+from abusedesk.db import allocate_ids, insert_rows
 from abusedesk.policy.models import Policy
 from abusedesk.timeutil import utcnow
 
@@ -36,7 +37,46 @@ class Joining:
     report_id: str
 
 
-def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, actor: str) -> tuple[dict[str, Case], list[Entry]]:
+@dataclass(slots=True)
+class CaseRow:
+    """The columns aggregation reads and writes.
+
+    Plain rows, not ORM instances: a batch touches thousands of cases, and instrumented
+    objects with their unit of work cost more than the rest of the pipeline together.
+    """
+
+    id: int
+    account_id: str
+    category: str
+    resource_key: str
+    status: str
+    severity: str
+    report_count: int
+    reporter_count: int
+    first_seen: datetime
+    last_seen: datetime
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+    def ref(self, prefix: str = "AD") -> str:
+        return format_ref(prefix, self.opened_at.year, self.id)
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _CASE_FIELDS}
+
+
+_CASE_FIELDS = tuple(f.name for f in fields(CaseRow))
+_CASE_COLUMNS = [getattr(Case, name) for name in _CASE_FIELDS]
+_cases = cast(Table, Case.__table__)
+#: what joining a report changes; none of it indexed, so the UPDATE leaves indexes alone
+_COUNTS = ("report_count", "reporter_count", "first_seen", "last_seen", "updated_at")
+#: a report reopening a resolved case also changes these (``status`` is indexed)
+_REOPENING = (*_COUNTS, "status", "closed_at")
+_UPDATE_CASE = _cases.update().where(_cases.c.id == bindparam("case_id"))
+
+
+def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, actor: str) -> tuple[dict[str, CaseRow], list[Entry]]:
     """Put each item into the open case for its key, opening cases as needed.
 
     Done per batch: one query finds the candidate cases for every key, so a batch of a
@@ -44,87 +84,108 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
     Returns report id → case, and the audit entries to write.
     """
     keys = sorted({item.key for item in items})
-    existing: dict[CaseKey, Case] = {}
+    existing: dict[CaseKey, CaseRow] = {}
     audit: list[Entry] = []
     for chunk_start in range(0, len(keys), 400):
         chunk = keys[chunk_start : chunk_start + 400]
-        found = session.execute(
-            select(Case)
+        found = session.connection().execute(  # Core: rows, not instances
+            select(*_CASE_COLUMNS)
             .where(tuple_(Case.account_id, Case.category, Case.resource_key).in_(chunk))
             .order_by(Case.id.desc())
-        ).scalars()
-        for candidate in found:
+        )
+        for values in found:
+            candidate = CaseRow(*values)
             key = (candidate.account_id, candidate.category, candidate.resource_key)
             existing.setdefault(key, candidate)  # the newest case per key
 
     now = utcnow()
-    assigned: list[tuple[Joining, Case]] = []
-    opened: list[Case] = []
-    reopened: list[tuple[Case, str, str]] = []
+    assigned: list[tuple[Joining, CaseRow]] = []
+    opened: list[CaseRow] = []
+    changed: dict[int, CaseRow] = {}
+    reopened: list[tuple[CaseRow, str, str]] = []
     for item in sorted(items, key=lambda i: i.occurred_at):
-        case: Case | None = existing.get(item.key)
+        case: CaseRow | None = existing.get(item.key)
         if case is not None and not _joinable(case, item.occurred_at, policy.quiet_window(item.key[1])):
             case = None
         if case is None:
-            case = Case(
-                account_id=item.key[0], category=item.key[1], resource_key=item.key[2],
-                status=CaseStatus.NEW.value, severity=policy.category(item.key[1]).severity.value,
-                report_count=0, reporter_count=0, first_seen=item.occurred_at, last_seen=item.occurred_at,
-                opened_at=now, updated_at=now,
+            case = CaseRow(
+                0, item.key[0], item.key[1], item.key[2], CaseStatus.NEW.value,
+                policy.category(item.key[1]).severity.value, 0, 0, item.occurred_at, item.occurred_at, now, now, None,
             )
             existing[item.key] = case
             opened.append(case)
-        elif case.status in (CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value):
-            reopened.append((case, case.status, item.report_id))
-            case.status = CaseStatus.NEW.value
-            case.closed_at = None
+        else:
+            changed[case.id] = case
+            if case.status in (CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value):
+                reopened.append((case, case.status, item.report_id))
+                case.status = CaseStatus.NEW.value
+                case.closed_at = None
         case.report_count += 1
         case.first_seen = min(case.first_seen, item.occurred_at)
         case.last_seen = max(case.last_seen, item.occurred_at)
         case.updated_at = now
         assigned.append((item, case))
-    if opened:
-        for case, new_id in zip(opened, allocate_ids(session, Case, len(opened)), strict=True):
-            case.id = new_id
-        session.add_all(opened)
-        session.flush()  # one INSERT for all new cases
+    for case, new_id in zip(opened, allocate_ids(session, Case, len(opened)), strict=True):
+        case.id = new_id
     for case in opened:
         audit.append(Entry(actor, "case.opened", "case", str(case.id), {"account": case.account_id, "category": case.category, "resource": case.resource_key}))
     for case, previous, report_id in reopened:
         audit.append(Entry(actor, "case.transition", "case", str(case.id), {"from": previous, "to": CaseStatus.NEW.value, "reason": f"new report {report_id}"}))
 
-    result: dict[str, Case] = {}
-    by_id: dict[int, Case] = {}
+    result: dict[str, CaseRow] = {}
+    by_id: dict[int, CaseRow] = {}
     new_reporters: dict[int, set[str]] = {}
     for item, case in assigned:
         result[item.report_id] = case
         by_id[case.id] = case
         if item.reporter:
             new_reporters.setdefault(case.id, set()).add(item.reporter)
-    if new_reporters:
-        known: set[tuple[int, str]] = set()
-        case_ids = list(new_reporters)
-        for start in range(0, len(case_ids), 500):
-            known.update(
-                (row[0], row[1])
-                for row in session.execute(
-                    select(CaseReporter.case_id, CaseReporter.reporter).where(CaseReporter.case_id.in_(case_ids[start : start + 500]))
-                )
-            )
-        rows: list[dict[str, Any]] = [
-            {"case_id": cid, "reporter": r}
-            for cid, reporters in new_reporters.items()
-            for r in sorted(reporters)
-            if (cid, r) not in known
-        ]
-        if rows:
-            session.execute(insert(CaseReporter), rows)
-            for row in rows:
-                by_id[row["case_id"]].reporter_count += 1
+    reporter_rows = _new_reporters(session, new_reporters, {c.id for c in opened})
+    for row in reporter_rows:
+        by_id[row["case_id"]].reporter_count += 1
+    _write_cases(session, opened, list(changed.values()), {case.id for case, _, _ in reopened})
+    if reporter_rows:
+        insert_rows(session, CaseReporter, reporter_rows)
     return result, audit
 
 
-def _joinable(case: Case, occurred_at: datetime, window: timedelta) -> bool:
+def _new_reporters(session: Session, reporters: dict[int, set[str]], opened: set[int]) -> list[dict[str, Any]]:
+    """``case_reporters`` rows for reporters a case has not heard from yet."""
+    known: set[tuple[int, str]] = set()
+    stored = [cid for cid in reporters if cid not in opened]
+    for start in range(0, len(stored), 500):
+        known.update(
+            (row[0], row[1])
+            for row in session.connection().execute(
+                select(CaseReporter.case_id, CaseReporter.reporter).where(CaseReporter.case_id.in_(stored[start : start + 500]))
+            )
+        )
+    return [
+        {"case_id": cid, "reporter": r}
+        for cid, names in reporters.items()
+        for r in sorted(names)
+        if (cid, r) not in known
+    ]
+
+
+def _write_cases(session: Session, opened: Sequence[CaseRow], changed: Sequence[CaseRow], reopened: set[int]) -> None:
+    """One INSERT for new cases, an executemany UPDATE for the others (two when some reopen).
+
+    Core statements bypass the session, so a loaded ``Case`` of the same id is expired
+    and reads the new values on next access.
+    """
+    if opened:
+        insert_rows(session, Case, [case.row() for case in opened])
+    for columns, group in ((_COUNTS, [c for c in changed if c.id not in reopened]), (_REOPENING, [c for c in changed if c.id in reopened])):
+        if group:
+            session.connection().execute(_UPDATE_CASE, [{"case_id": case.id, **{name: getattr(case, name) for name in columns}} for case in group])
+    for case in changed:
+        loaded = session.identity_map.get(identity_key(Case, case.id))
+        if loaded is not None:
+            session.expire(loaded)
+
+
+def _joinable(case: Case | CaseRow, occurred_at: datetime, window: timedelta) -> bool:
     """Open cases take reports while they are not quiet for longer than the window;
     a resolved or closed case is reopened by a report inside the window."""
     return occurred_at - case.last_seen <= window and case.first_seen - occurred_at <= window

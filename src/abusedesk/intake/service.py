@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import Entry, record, record_many
-from abusedesk.db import allocate_ids
+from abusedesk.db import allocate_ids, insert_rows
 from abusedesk.evidence.blobstore import BlobStore
 from abusedesk.intake.models import IdempotencyKey, RawInput, RawStatus
 from abusedesk.timeutil import utcnow
@@ -21,16 +21,54 @@ from abusedesk.timeutil import utcnow
 INLINE_LIMIT = 256 * 1024
 
 
-def raw_bytes(blobs: BlobStore, raw: RawInput) -> bytes:
+def raw_bytes(blobs: BlobStore, raw: RawLike) -> bytes:
     """The exact bytes of a stored input, wherever they are kept."""
     if raw.content is not None:
         return raw.content
     return blobs.get(raw.sha256)
 
 
+@dataclass(slots=True)
+class RawDraft:
+    """A new input on its way into ``raw_inputs``: a plain object, inserted with one statement.
+
+    The batch path parses before it inserts, so each row is written once with its final
+    status instead of inserted as ``received`` and updated a moment later.
+    """
+
+    id: int
+    sha256: str
+    channel: str
+    filename: str | None
+    size: int
+    received_at: datetime
+    format_hint: str | None
+    meta: dict[str, Any]
+    content: bytes | None
+    status: str = RawStatus.RECEIVED
+    source_format: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    report_count: int = 0
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _RAW_FIELDS}
+
+
+_RAW_FIELDS = tuple(f.name for f in fields(RawDraft))
+#: a stored input or one about to be: what parsing and report creation read and set
+RawLike = RawInput | RawDraft
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
     raw: RawInput
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    raw: RawLike
     created: bool
 
 
@@ -42,58 +80,93 @@ def store_raw(
     return store_raw_many(session, blobs, [data], channel=channel, filenames=[filename], format_hint=format_hint, metas=[meta], actor=actor)[0]
 
 
+def plan_raw_many(
+    session: Session, blobs: BlobStore, items: Sequence[bytes], *, channel: str,
+    filenames: Sequence[str | None] | None = None, format_hint: str | None = None,
+    metas: Sequence[dict[str, Any] | None] | None = None,
+) -> list[Planned]:
+    """Existing rows for inputs seen before, drafts with ids for new ones (one per distinct
+    bytes). Large inputs reach the blob store, synced to disk once for the batch, before
+    anything is inserted, so a committed row always has its bytes."""
+    digests = [hashlib.sha256(data).hexdigest() for data in items]
+    existing: dict[str, RawInput] = {}
+    unique = sorted(set(digests))
+    stored: list[str] = []  # inputs seen before: few, so only those are loaded as instances
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        stored.extend(session.connection().execute(select(RawInput.sha256).where(RawInput.sha256.in_(chunk))).scalars())
+    for start in range(0, len(stored), 500):
+        for raw in session.execute(select(RawInput).where(RawInput.sha256.in_(stored[start : start + 500]))).scalars():
+            existing[raw.sha256] = raw
+    names = list(filenames) if filenames is not None else [None] * len(items)
+    meta_list = list(metas) if metas is not None else [None] * len(items)
+    fresh: list[int] = []  # the first position of each new digest
+    seen: set[str] = set()
+    for i, digest in enumerate(digests):
+        if digest not in existing and digest not in seen:
+            seen.add(digest)
+            fresh.append(i)
+    ids = iter(allocate_ids(session, RawInput, len(fresh)))
+    created: dict[str, RawDraft] = {}
+    wrote_files = False
+    now = utcnow()
+    for i in fresh:
+        data = items[i]
+        inline = len(data) <= INLINE_LIMIT
+        if not inline:
+            blobs.put(data, durable=False)
+            wrote_files = True
+        created[digests[i]] = RawDraft(
+            next(ids), digests[i], channel, names[i], len(data), now, format_hint, meta_list[i] or {}, data if inline else None,
+        )
+    if wrote_files:
+        blobs.sync()
+    results: list[Planned] = []
+    first_seen: set[str] = set()
+    for digest in digests:
+        draft = created.get(digest)
+        if draft is not None and digest not in first_seen:
+            first_seen.add(digest)
+            results.append(Planned(draft, created=True))
+        else:
+            results.append(Planned(existing.get(digest) or created[digest], created=False))
+    return results
+
+
+def received_entries(drafts: Sequence[RawDraft], *, actor: str) -> list[Entry]:
+    return [
+        Entry(actor, "raw.received", "raw_input", str(d.id), {"sha256": d.sha256, "channel": d.channel, "size": d.size})
+        for d in drafts
+    ]
+
+
+def insert_raw_drafts(session: Session, drafts: Sequence[RawDraft]) -> None:
+    """One INSERT for the new inputs; their ``raw.received`` audit is the caller's."""
+    if drafts:
+        insert_rows(session, RawInput, [d.row() for d in drafts])
+
+
 def store_raw_many(
     session: Session, blobs: BlobStore, items: Sequence[bytes], *, channel: str,
     filenames: Sequence[str | None] | None = None, format_hint: str | None = None,
     metas: Sequence[dict[str, Any] | None] | None = None, actor: str = "intake",
 ) -> list[Stored]:
-    """Store many inputs. Small ones go into their rows; large ones to the blob store first,
-    synced to disk once for the batch, so a committed row always has its bytes."""
-    digests = [hashlib.sha256(data).hexdigest() for data in items]
-    existing: dict[str, RawInput] = {}
-    unique = sorted(set(digests))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        for raw in session.execute(select(RawInput).where(RawInput.sha256.in_(chunk))).scalars():
-            existing[raw.sha256] = raw
-    names = list(filenames) if filenames is not None else [None] * len(items)
-    meta_list = list(metas) if metas is not None else [None] * len(items)
-    created: dict[str, RawInput] = {}
-    wrote_files = False
-    for digest, data, name, meta in zip(digests, items, names, meta_list, strict=True):
-        if digest in existing or digest in created:
-            continue
-        inline = len(data) <= INLINE_LIMIT
-        if not inline:
-            blobs.put(data, durable=False)
-            wrote_files = True
-        created[digest] = RawInput(
-            sha256=digest, channel=channel, filename=name, size=len(data), received_at=utcnow(),
-            status=RawStatus.RECEIVED, format_hint=format_hint, meta=meta or {}, content=data if inline else None,
-        )
-    if wrote_files:
-        blobs.sync()
-    if created:
-        for raw, new_id in zip(created.values(), allocate_ids(session, RawInput, len(created)), strict=True):
-            raw.id = new_id
-        session.add_all(created.values())
+    """Store many inputs as ``received`` rows for callers that work on them afterwards
+    (the SMTP listener queues them, the API files its reports)."""
+    planned = plan_raw_many(session, blobs, items, channel=channel, filenames=filenames, format_hint=format_hint, metas=metas)
+    drafts = [p.raw for p in planned if p.created and isinstance(p.raw, RawDraft)]
+    rows: dict[int, RawInput] = {d.id: RawInput(**d.row()) for d in drafts}
+    if rows:
+        session.add_all(rows.values())
         session.flush()
-        record_many(session, [
-            Entry(actor, "raw.received", "raw_input", str(raw.id), {"sha256": raw.sha256, "channel": channel, "size": raw.size})
-            for raw in created.values()
-        ])
-    results: list[Stored] = []
-    first_seen: set[str] = set()
-    for digest in digests:
-        if digest in created and digest not in first_seen:
-            first_seen.add(digest)
-            results.append(Stored(created[digest], created=True))
-        else:
-            results.append(Stored(existing.get(digest) or created[digest], created=False))
-    return results
+        record_many(session, received_entries(drafts, actor=actor))
+    return [
+        Stored(rows[p.raw.id] if isinstance(p.raw, RawDraft) else p.raw, created=p.created)
+        for p in planned
+    ]
 
 
-def quarantine(session: Session, raw: RawInput, error: str, *, actor: str) -> None:
+def quarantine(session: Session, raw: RawLike, error: str, *, actor: str) -> None:
     raw.status = RawStatus.QUARANTINED
     raw.error = error[:4000]
     raw.attempts += 1

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import record
+from abusedesk.db import insert_rows
 from abusedesk.inventory.csvfiles import AccountRow
 from abusedesk.inventory.index import AttributionIndex, Holding, InventoryKind, canonical_network
 from abusedesk.inventory.models import Account, InventoryGeneration, InventoryResource
@@ -73,7 +74,7 @@ def import_holdings(session: Session, holdings: Sequence[Holding], *, actor: str
         seen.add(key)
         rows.append({"account_id": h.account, "kind": h.kind.value, "value": h.value, "valid_from": h.valid_from, "valid_to": h.valid_to, "state": "active", "created_at": utcnow()})
     if rows:
-        session.execute(insert(InventoryResource), rows)
+        insert_rows(session, InventoryResource, rows)
     bump_generation(session)
     record(session, actor=actor, action="inventory.imported", object_type="inventory", object_id="resources", data={"added": len(rows), "skipped": len(holdings) - len(rows)})
     return len(rows)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import Entry, record_many
@@ -22,11 +22,20 @@ from abusedesk.cases.models import Case, format_ref
 from abusedesk.cases.service import Joining, aggregate, case_key
 from abusedesk.cases.workflow import CaseStatus
 from abusedesk.context import Context
+from abusedesk.db import insert_rows
 from abusedesk.enforcement.flows import enqueue_playbooks
 from abusedesk.formats.base import ParsedReport, ParseError
 from abusedesk.formats.registry import parse_input
 from abusedesk.intake.models import RawInput, RawStatus
-from abusedesk.intake.service import quarantine, raw_bytes, store_raw_many
+from abusedesk.intake.service import (
+    RawDraft,
+    RawLike,
+    insert_raw_drafts,
+    plan_raw_many,
+    quarantine,
+    raw_bytes,
+    received_entries,
+)
 from abusedesk.reports.models import Outcome, Report, ReportStatus
 from abusedesk.resources import Resource, ResourceKind
 from abusedesk.timeutil import isoformat_z, utcnow
@@ -59,7 +68,7 @@ class IngestResult:
     reports: list[ReportOutcome] = field(default_factory=list)
 
 
-def _dedupe_key(parsed: ParsedReport, raw: RawInput, index: int) -> str:
+def _dedupe_key(parsed: ParsedReport, raw: RawLike, index: int) -> str:
     if parsed.source_id:
         return f"{parsed.source_format}:{parsed.source_id}"[:300]
     return f"raw:{raw.sha256}:{index}"
@@ -110,8 +119,8 @@ Routable = ReportDraft | Report
 
 
 def create_reports(
-    session: Session, entries: Sequence[tuple[RawInput, Sequence[ParsedReport]]]
-) -> tuple[list[ReportDraft], list[tuple[RawInput, Report]]]:
+    session: Session, entries: Sequence[tuple[RawLike, Sequence[ParsedReport]]]
+) -> tuple[list[ReportDraft], list[tuple[RawLike, Report]]]:
     """Drafts for the new reports of several inputs, not yet inserted (see :func:`insert_drafts`).
 
     Also returns, for each report that was already known, the input that repeated it with
@@ -122,14 +131,17 @@ def create_reports(
     keyed = [(_dedupe_key(p, raw, i), raw, i, p) for raw, parsed in entries for i, p in enumerate(parsed)]
     known: dict[str, Report] = {}
     keys = [k for k, _, _, _ in keyed]
+    seen: list[str] = []  # keys already stored: few, so only those are loaded as instances
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        for report in session.execute(select(Report).where(Report.dedupe_key.in_(chunk))).scalars():
+        seen.extend(session.connection().execute(select(Report.dedupe_key).where(Report.dedupe_key.in_(chunk))).scalars())
+    for start in range(0, len(seen), 500):
+        for report in session.execute(select(Report).where(Report.dedupe_key.in_(seen[start : start + 500]))).scalars():
             known[report.dedupe_key] = report
     now = utcnow()
     new: list[ReportDraft] = []
     fresh_keys: set[str] = set()
-    duplicates: list[tuple[RawInput, Report]] = []
+    duplicates: list[tuple[RawLike, Report]] = []
     for key, raw, index, p in keyed:
         if key in known:
             duplicates.append((raw, known[key]))
@@ -148,7 +160,7 @@ def create_reports(
 
 def insert_drafts(session: Session, drafts: Sequence[ReportDraft]) -> None:
     if drafts:
-        session.execute(insert(Report), [d.row() for d in drafts])
+        insert_rows(session, Report, [d.row() for d in drafts])
 
 
 def _resources(report: Routable) -> list[Resource]:
@@ -219,16 +231,15 @@ def _complete(report: Routable, outcome: str, detail: str, now: datetime) -> Non
     report.completed_at = now
 
 
-def outcome_of(ctx: Context, report: Routable, cases: dict[int, Case] | None = None, *, duplicate: bool = False) -> ReportOutcome:
+def outcome_of(ctx: Context, report: Routable, opened: dict[int, datetime] | None = None, *, duplicate: bool = False) -> ReportOutcome:
     ref = None
     if report.case_id is not None:
-        case = (cases or {}).get(report.case_id)
-        year = case.opened_at.year if case else utcnow().year
-        ref = format_ref(ctx.settings.case_id_prefix, year, report.case_id)
+        at = (opened or {}).get(report.case_id)
+        ref = format_ref(ctx.settings.case_id_prefix, (at or utcnow()).year, report.case_id)
     return ReportOutcome(report.id, report.status, report.outcome, report.category, report.account_id, report.case_id, ref, report.outcome_detail, duplicate)
 
 
-def _parse(raw: RawInput, payload: bytes) -> list[ParsedReport] | str:
+def _parse(raw: RawLike, payload: bytes) -> list[ParsedReport] | str:
     """Reports, or the error that sends the input to quarantine. Never raises."""
     try:
         return parse_input(payload, filename=raw.filename, format=raw.format_hint)
@@ -239,12 +250,18 @@ def _parse(raw: RawInput, payload: bytes) -> list[ParsedReport] | str:
 
 
 def process_many(
-    ctx: Context, session: Session, raws: Sequence[tuple[RawInput, bytes | None]], *, actor: str, route: bool = True
+    ctx: Context, session: Session, raws: Sequence[tuple[RawLike, bytes | None]], *, actor: str, route: bool = True
 ) -> list[IngestResult]:
-    """Parse stored inputs into reports (and route them) in the caller's transaction;
-    inputs that cannot be read are quarantined with the reason."""
+    """Parse inputs into reports (and route them) in the caller's transaction; inputs that
+    cannot be read are quarantined with the reason.
+
+    Inputs are stored rows, or drafts (:func:`plan_raw_many`) that are inserted here with
+    their final status, before the reports that point at them.
+    """
+    drafts = [raw for raw, _ in raws if isinstance(raw, RawDraft)]
+    record_many(session, received_entries(drafts, actor=actor))
     results: dict[int, IngestResult] = {}
-    parsed_entries: list[tuple[RawInput, list[ParsedReport]]] = []
+    parsed_entries: list[tuple[RawLike, list[ParsedReport]]] = []
     for raw, data in raws:
         result = IngestResult(raw.id, raw.sha256)
         results[raw.id] = result
@@ -262,13 +279,14 @@ def process_many(
     new, duplicates = create_reports(session, parsed_entries)
     if route:
         route_reports(ctx, session, new, actor=actor)  # before the INSERT: each row is written once, complete
-    session.flush()  # cases first, then the reports that point at them
+    session.flush()  # pending ORM changes (cases, stored inputs) before the rows that point at them
+    insert_raw_drafts(session, drafts)
     insert_drafts(session, new)
-    cases = _cases_for(session, [*new, *(r for _, r in duplicates)])
+    opened = _cases_opened(session, [*new, *(r for _, r in duplicates)])
     for report in new:
-        results[report.raw_id].reports.append(outcome_of(ctx, report, cases))
+        results[report.raw_id].reports.append(outcome_of(ctx, report, opened))
     for raw, known in duplicates:
-        results[raw.id].reports.append(outcome_of(ctx, known, cases, duplicate=True))
+        results[raw.id].reports.append(outcome_of(ctx, known, opened, duplicate=True))
     return [results[raw.id] for raw, _ in raws]
 
 
@@ -278,11 +296,14 @@ def process_raw(
     return process_many(ctx, session, [(raw, data)], actor=actor, route=route)[0]
 
 
-def _cases_for(session: Session, reports: Sequence[Routable]) -> dict[int, Case]:
-    ids = {r.case_id for r in reports if r.case_id is not None}
-    if not ids:
-        return {}
-    return {c.id: c for c in session.execute(select(Case).where(Case.id.in_(ids))).scalars()}
+def _cases_opened(session: Session, reports: Sequence[Routable]) -> dict[int, datetime]:
+    """When each report's case opened: its year is part of the readable case id."""
+    ids = sorted({r.case_id for r in reports if r.case_id is not None})
+    opened: dict[int, datetime] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.connection().execute(select(Case.id, Case.opened_at).where(Case.id.in_(ids[start : start + 500])))
+        opened.update((row[0], row[1]) for row in rows)
+    return opened
 
 
 def ingest_batch(
@@ -296,9 +317,8 @@ def ingest_batch(
     at any point leaves either nothing or stored inputs that the worker or ``quarantine
     retry`` finishes. The same bytes twice, even within one batch, are stored once.
     """
-    names = list(filenames) if filenames is not None else [None] * len(items)
     with ctx.transaction() as session:
-        stored = store_raw_many(session, ctx.blobs, items, channel=channel, filenames=names, format_hint=format, metas=metas, actor=actor)
+        stored = plan_raw_many(session, ctx.blobs, items, channel=channel, filenames=filenames, format_hint=format, metas=metas)
         todo = [(s.raw, data) for s, data in zip(stored, items, strict=True) if s.created or s.raw.status == RawStatus.RECEIVED]
         fresh = {raw.id: r for (raw, _), r in zip(todo, process_many(ctx, session, todo, actor=actor, route=route), strict=True)}
         results: list[IngestResult] = []
@@ -308,7 +328,7 @@ def ingest_batch(
                 results.append(fresh.pop(s.raw.id))
             else:
                 if s.raw.id not in described:
-                    described[s.raw.id] = describe_existing(ctx, session, s.raw)
+                    described[s.raw.id] = describe_existing(ctx, session, s.raw)  # an earlier input, or a repeat in this batch
                 results.append(described[s.raw.id])
         return results
 
@@ -321,13 +341,13 @@ def ingest_bytes(
     return ingest_batch(ctx, [data], channel=channel, filenames=[filename], format=format, metas=[meta], actor=actor, route=route)[0]
 
 
-def describe_existing(ctx: Context, session: Session, raw: RawInput) -> IngestResult:
+def describe_existing(ctx: Context, session: Session, raw: RawLike) -> IngestResult:
     """What an input that was already processed became (storing it again is a no-op)."""
     reports = list(session.execute(select(Report).where(Report.raw_id == raw.id).order_by(Report.index_in_raw)).scalars())
-    cases = _cases_for(session, reports)
+    opened = _cases_opened(session, reports)
     return IngestResult(
         raw.id, raw.sha256, duplicate=True, quarantined=raw.status == RawStatus.QUARANTINED, error=raw.error,
-        reports=[outcome_of(ctx, r, cases, duplicate=True) for r in reports],
+        reports=[outcome_of(ctx, r, opened, duplicate=True) for r in reports],
     )
 
 
