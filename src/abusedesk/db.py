@@ -45,12 +45,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        last: tuple[datetime | None, str | None] = (None, None)
+
         def process(value: datetime | None) -> str | None:
+            nonlocal last
             if value is None:
                 return None
-            if value.tzinfo is not UTC:
-                value = as_utc(value)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            seen, text = last  # rows of one batch share their "now": format it once
+            if value is seen:
+                return text
+            if value.tzinfo is UTC:
+                text = value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+            else:
+                text = as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+            last = (value, text)
+            return text
 
         return process
 

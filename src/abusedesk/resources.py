@@ -33,9 +33,16 @@ class Resource:
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+#: dotted-quad IPv4 already in canonical form (no leading zeros), the common case
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def normalize_ip(text: str) -> str:
     """``192.0.2.1`` or compressed IPv6; IPv4-mapped IPv6 becomes plain IPv4."""
     candidate = text.strip().strip("[]")
+    if _CANONICAL_IPV4.fullmatch(candidate):
+        return candidate
     if "%" in candidate:
         candidate = candidate.split("%", 1)[0]
     address = ipaddress.ip_address(candidate)
@@ -139,8 +146,10 @@ def make_resource(kind: ResourceKind | str, value: str) -> Resource:
 def guess_resource(value: str) -> Resource:
     """Kind by shape: an IP, a URL, an e-mail address, else a domain."""
     text = value.strip()
-    if is_ip(text):
-        return make_resource(ResourceKind.IP, text)
+    try:
+        return Resource(ResourceKind.IP, normalize_ip(text))
+    except ValueError:
+        pass
     if "://" in text:
         return make_resource(ResourceKind.URL, text)
     if "@" in text:

@@ -5,12 +5,13 @@ import hashlib
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from abusedesk.cases.models import Case
 from abusedesk.context import Context
 from abusedesk.intake.models import RawInput
-from abusedesk.intake.service import INLINE_LIMIT, raw_bytes
-from abusedesk.reports.flows import ingest_bytes, retry_raw
+from abusedesk.intake.service import INLINE_LIMIT, RawLike, plan_raw_many, raw_bytes
+from abusedesk.reports.flows import ingest_batch, ingest_bytes, process_many, retry_raw
 from abusedesk.reports.models import Report
 from tests.helpers import load_inventory, own_report
 
@@ -70,6 +71,37 @@ def test_aggregation_by_key_and_distinct_reporters(ctx: Context) -> None:
     assert spam.reporter_count == 2
     assert spam.first_seen.isoformat() == "2026-11-01T10:00:00+00:00"
     assert spam.last_seen.isoformat() == "2026-11-03T10:00:00+00:00"
+
+
+def test_batch_aggregates_within_and_across_batches(ctx: Context) -> None:
+    """The batch path: one batch with two reports of one key, a repeat of the same bytes and
+    another key; then a second batch that joins the case the first one opened."""
+    load_inventory(ctx)
+    first = own_report(at="2026-11-01T10:00:00Z", reporter="a@x.example")
+    results = ingest_batch(ctx, [
+        first,
+        own_report(at="2026-11-02T10:00:00Z", reporter="b@x.example"),
+        first,
+        own_report(category="security.scan", at="2026-11-02T10:00:00Z"),
+    ], channel="api")
+    assert [r.duplicate for r in results] == [False, False, True, False]
+    assert results[0].reports[0].case_id == results[1].reports[0].case_id == results[2].reports[0].case_id
+    assert results[3].reports[0].case_id != results[0].reports[0].case_id
+    spam_id = results[0].reports[0].case_id
+    with ctx.transaction() as session:
+        loaded = session.get(Case, spam_id)  # an instance the batch must not leave stale
+        assert loaded is not None and loaded.report_count == 2
+        [later] = process_many(ctx, session, _stored(session, ctx, own_report(at="2026-11-03T10:00:00Z", reporter="a@x.example")), actor="test")
+        assert later.reports[0].case_id == spam_id
+        assert (loaded.report_count, loaded.reporter_count) == (3, 2)
+        assert loaded.last_seen.isoformat() == "2026-11-03T10:00:00+00:00"
+        assert loaded.ref() == later.reports[0].case_ref
+    assert (count(ctx, RawInput), count(ctx, Report), count(ctx, Case)) == (4, 4, 2)
+
+
+def _stored(session: Session, ctx: Context, data: bytes) -> list[tuple[RawLike, bytes | None]]:
+    [planned] = plan_raw_many(session, ctx.blobs, [data], channel="api")
+    return [(planned.raw, data)]
 
 
 def test_quiet_window_opens_a_new_case(ctx: Context) -> None:

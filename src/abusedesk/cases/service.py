@@ -7,14 +7,14 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, tuple_
+from sqlalchemy import Table, TextualSelect, bindparam, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from abusedesk.audit.service import Entry
 from abusedesk.cases.models import Case, CaseReporter, format_ref, parse_ref
 from abusedesk.cases.workflow import OPEN_STATUSES, CaseStatus
-from abusedesk.db import allocate_ids, insert_rows
+from abusedesk.db import allocate_ids, insert_rows, json_dumps
 from abusedesk.policy.models import Policy
 from abusedesk.timeutil import utcnow
 
@@ -76,6 +76,29 @@ _REOPENING = (*_COUNTS, "status", "closed_at")
 _UPDATE_CASE = _cases.update().where(_cases.c.id == bindparam("case_id"))
 
 
+#: the newest cases for a batch of keys, joined against the keys passed as one parameter:
+#: one small statement whatever the batch size, and an index search per key (SQLite
+#: scans the whole table for a row-value IN list)
+_BY_KEY_SQL = {
+    "sqlite": "FROM json_each(:keys) AS wanted JOIN cases ON cases.account_id = wanted.value ->> 0 "
+    "AND cases.category = wanted.value ->> 1 AND cases.resource_key = wanted.value ->> 2",
+    "postgresql": "FROM unnest(CAST(:accounts AS text[]), CAST(:categories AS text[]), CAST(:resources AS text[])) "
+    "AS wanted(account, category, resource) JOIN cases ON cases.account_id = wanted.account "
+    "AND cases.category = wanted.category AND cases.resource_key = wanted.resource",
+}
+
+
+def _cases_by_key(session: Session) -> TextualSelect:
+    columns = ", ".join(f"cases.{name}" for name in _CASE_FIELDS)
+    return text(f"SELECT {columns} {_BY_KEY_SQL[session.get_bind().dialect.name]}").columns(*_CASE_COLUMNS)
+
+
+def _key_params(session: Session, keys: Sequence[CaseKey]) -> dict[str, Any]:
+    if session.get_bind().dialect.name == "sqlite":
+        return {"keys": json_dumps(keys)}
+    return {"accounts": [k[0] for k in keys], "categories": [k[1] for k in keys], "resources": [k[2] for k in keys]}
+
+
 def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, actor: str) -> tuple[dict[str, CaseRow], list[Entry]]:
     """Put each item into the open case for its key, opening cases as needed.
 
@@ -86,15 +109,10 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
     keys = sorted({item.key for item in items})
     existing: dict[CaseKey, CaseRow] = {}
     audit: list[Entry] = []
-    for chunk_start in range(0, len(keys), 400):
-        chunk = keys[chunk_start : chunk_start + 400]
-        found = session.connection().execute(  # Core: rows, not instances
-            select(*_CASE_COLUMNS)
-            .where(tuple_(Case.account_id, Case.category, Case.resource_key).in_(chunk))
-            .order_by(Case.id.desc())
-        )
-        for values in found:
-            candidate = CaseRow(*values)
+    for chunk_start in range(0, len(keys), 2000):
+        chunk = keys[chunk_start : chunk_start + 2000]
+        found = session.connection().execute(_cases_by_key(session), _key_params(session, chunk))
+        for candidate in sorted((CaseRow(*row) for row in found), key=lambda c: c.id, reverse=True):
             key = (candidate.account_id, candidate.category, candidate.resource_key)
             existing.setdefault(key, candidate)  # the newest case per key
 

@@ -8,6 +8,7 @@ caller's transaction, so a failure leaves nothing half-written.
 from __future__ import annotations
 
 import secrets
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -42,7 +43,12 @@ from abusedesk.timeutil import isoformat_z, utcnow
 
 
 def new_report_id() -> str:
-    return secrets.token_hex(16)
+    """32 hex digits: milliseconds since the epoch, then 80 random bits (the UUIDv7 layout).
+
+    Ids that grow with time land at the end of the primary-key index instead of on a
+    random page of it, which on a large table is most of the cost of inserting a batch.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 @dataclass(slots=True)
@@ -180,10 +186,13 @@ def _lock_keys(session: Session, keys: Sequence[tuple[str, str, str]]) -> None:
     )
 
 
-def route_reports(ctx: Context, session: Session, reports: Sequence[Routable], *, actor: str) -> None:
-    """Attribute each queued report and join it to a case, or close it with the reason."""
+def route_reports(ctx: Context, session: Session, reports: Sequence[Routable], *, actor: str) -> dict[int, datetime]:
+    """Attribute each queued report and join it to a case, or close it with the reason.
+
+    Returns when each case the reports joined was opened (its year is in the readable id).
+    """
     if not reports:
-        return
+        return {}
     index = ctx.attribution.get(session)
     now = utcnow()
     joining: list[Joining] = []
@@ -222,6 +231,7 @@ def route_reports(ctx: Context, session: Session, reports: Sequence[Routable], *
     for report in reports:
         audit.append(Entry(actor, "report.completed", "report", report.id, {"outcome": report.outcome, "case": report.case_id, "account": report.account_id}))
     record_many(session, audit)
+    return {case.id: case.opened_at for case in cases.values()}
 
 
 def _complete(report: Routable, outcome: str, detail: str, now: datetime) -> None:
@@ -277,12 +287,12 @@ def process_many(
         raw.report_count = len(outcome)
         parsed_entries.append((raw, outcome))
     new, duplicates = create_reports(session, parsed_entries)
-    if route:
-        route_reports(ctx, session, new, actor=actor)  # before the INSERT: each row is written once, complete
+    # routed before the INSERT: each row is written once, complete
+    opened = route_reports(ctx, session, new, actor=actor) if route else {}
     session.flush()  # pending ORM changes (cases, stored inputs) before the rows that point at them
     insert_raw_drafts(session, drafts)
     insert_drafts(session, new)
-    opened = _cases_opened(session, [*new, *(r for _, r in duplicates)])
+    opened.update(_cases_opened(session, [r for _, r in duplicates]))
     for report in new:
         results[report.raw_id].reports.append(outcome_of(ctx, report, opened))
     for raw, known in duplicates:
@@ -319,8 +329,11 @@ def ingest_batch(
     """
     with ctx.transaction() as session:
         stored = plan_raw_many(session, ctx.blobs, items, channel=channel, filenames=filenames, format_hint=format, metas=metas)
-        todo = [(s.raw, data) for s, data in zip(stored, items, strict=True) if s.created or s.raw.status == RawStatus.RECEIVED]
-        fresh = {raw.id: r for (raw, _), r in zip(todo, process_many(ctx, session, todo, actor=actor, route=route), strict=True)}
+        todo: dict[int, tuple[RawLike, bytes | None]] = {}  # each input once, however often it came
+        for s, data in zip(stored, items, strict=True):
+            if s.raw.id not in todo and (s.created or s.raw.status == RawStatus.RECEIVED):
+                todo[s.raw.id] = (s.raw, data)
+        fresh = {raw.id: r for (raw, _), r in zip(todo.values(), process_many(ctx, session, list(todo.values()), actor=actor, route=route), strict=True)}
         results: list[IngestResult] = []
         described: dict[int, IngestResult] = {}
         for s in stored:
