@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, ClassVar, cast
 
 import orjson
@@ -174,7 +175,18 @@ def _insert_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tupl
 
 
 def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
-    """One executemany INSERT of plain rows (same keys in each), in the session's transaction.
+    """:func:`insert_values` for rows as dicts (the same keys in each)."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    if any(len(row) != len(names) for row in rows):
+        raise ValueError(f"insert_rows into {model.__tablename__}: rows have different columns")
+    get = itemgetter(*names)
+    insert_values(session, model, names, [get(row) if len(names) > 1 else (get(row),) for row in rows])
+
+
+def insert_values(session: Session, model: type[Base], names: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
+    """One executemany INSERT of value tuples for the columns ``names``, in the session's transaction.
 
     The batch pipeline writes thousands of rows whose ids it already allocated. SQLAlchemy's
     per-row parameter compilation cost more than SQLite's own work, so the statement is
@@ -184,15 +196,12 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, An
     """
     if not rows:
         return
-    names = tuple(rows[0])
     connection = session.connection()
     sql, processors = _insert_plan(connection.dialect, cast(Table, model.__table__), names)
     processed = [(i, p) for i, p in enumerate(processors) if p is not None]
     params: list[tuple[Any, ...]] = []
     for row in rows:
-        if len(row) != len(names):
-            raise ValueError(f"insert_rows into {model.__tablename__}: rows have different columns")
-        values = [row[n] for n in names]
+        values = list(row)
         for i, process in processed:
             values[i] = process(values[i])
         params.append(tuple(values))

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.models import AuditEvent, AuditHead
-from abusedesk.db import insert_rows
+from abusedesk.db import insert_values
 from abusedesk.timeutil import as_utc, utcnow
 
 GENESIS = "0" * 64
@@ -70,6 +70,9 @@ def _lock_head(session: Session) -> AuditHead:
     return head
 
 
+_COLUMNS = ("id", "at", "actor", "action", "object_type", "object_id", "data", "prev_hash", "hash")
+
+
 def record_many(session: Session, entries: Sequence[Entry]) -> None:
     """Append ``entries`` in order, in the caller's transaction."""
     if not entries:
@@ -78,22 +81,15 @@ def record_many(session: Session, entries: Sequence[Entry]) -> None:
     at = utcnow()
     stamp = as_utc(at).isoformat()
     prev, next_id = head.last_hash, head.last_id
-    rows: list[dict[str, Any]] = []
-    for entry in entries:
+    rows: list[tuple[Any, ...]] = []
+    for actor, action, object_type, object_id, data in entries:
         next_id += 1
-        # store data as it will read back, so the hash verifies after a round trip
-        data = entry.data if _flat(entry.data) else json.loads(json.dumps(entry.data, default=str))
-        normalized = Entry(entry.actor, entry.action, entry.object_type, entry.object_id, data)
-        digest = _digest(prev, next_id, stamp, normalized)
-        rows.append(
-            {
-                "id": next_id, "at": at, "actor": entry.actor, "action": entry.action,
-                "object_type": entry.object_type, "object_id": entry.object_id,
-                "data": data, "prev_hash": prev, "hash": digest,
-            }
-        )
+        if not _flat(data):  # store data as it will read back, so the hash verifies after a round trip
+            data = json.loads(json.dumps(data, default=str))
+        digest = _digest(prev, next_id, stamp, Entry(actor, action, object_type, object_id, data))
+        rows.append((next_id, at, actor, action, object_type, object_id, data, prev, digest))
         prev = digest
-    insert_rows(session, AuditEvent, rows)
+    insert_values(session, AuditEvent, _COLUMNS, rows)
     head.last_id, head.last_hash = next_id, prev
 
 

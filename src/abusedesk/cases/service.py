@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, cast
 
 from sqlalchemy import Table, TextualSelect, bindparam, select, text
@@ -14,7 +15,7 @@ from sqlalchemy.orm.util import identity_key
 from abusedesk.audit.service import Entry
 from abusedesk.cases.models import Case, CaseReporter, format_ref, parse_ref
 from abusedesk.cases.workflow import OPEN_STATUSES, CaseStatus
-from abusedesk.db import allocate_ids, insert_rows, json_dumps
+from abusedesk.db import allocate_ids, insert_rows, insert_values, json_dumps
 from abusedesk.policy.models import Policy
 from abusedesk.timeutil import utcnow
 
@@ -62,11 +63,8 @@ class CaseRow:
     def ref(self, prefix: str = "AD") -> str:
         return format_ref(prefix, self.opened_at.year, self.id)
 
-    def row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _CASE_FIELDS}
-
-
 _CASE_FIELDS = tuple(f.name for f in fields(CaseRow))
+_case_values = attrgetter(*_CASE_FIELDS)
 _CASE_COLUMNS = [getattr(Case, name) for name in _CASE_FIELDS]
 _cases = cast(Table, Case.__table__)
 #: what joining a report changes; none of it indexed, so the UPDATE leaves indexes alone
@@ -193,7 +191,7 @@ def _write_cases(session: Session, opened: Sequence[CaseRow], changed: Sequence[
     and reads the new values on next access.
     """
     if opened:
-        insert_rows(session, Case, [case.row() for case in opened])
+        insert_values(session, Case, _CASE_FIELDS, [_case_values(case) for case in opened])
     for columns, group in ((_COUNTS, [c for c in changed if c.id not in reopened]), (_REOPENING, [c for c in changed if c.id in reopened])):
         if group:
             session.connection().execute(_UPDATE_CASE, [{"case_id": case.id, **{name: getattr(case, name) for name in columns}} for case in group])

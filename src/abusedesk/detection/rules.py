@@ -37,6 +37,11 @@ OUT = "(flow_direction IS NULL OR flow_direction = 'egress')"
 IN = "(flow_direction IS NULL OR flow_direction = 'ingress')"
 #: nfdump ICMP type*256+code of requests: echo (8), timestamp (13), ICMPv6 echo (128).
 ICMP_REQUEST_PORTS = "(2048, 3328, 32768)"
+#: Protocols the volume floods count: UDP, ICMP, ICMPv6.
+VOLUME = "(protocol IN (17, 1, 58))"
+#: Hash buckets of the activity sketch (`hot_sql`); a power of two. 4,096 keeps the sketch
+#: in a few hundred KB while a busy bucket holds, on average, 1/4096 of all sources.
+BUCKETS = 4096
 
 
 def _window(seconds: int) -> str:
@@ -75,48 +80,111 @@ def _crawl_row(c: DetectionConfig) -> str:
     )
 
 
-def crawl_busy_sql(c: DetectionConfig, source: str = "flows") -> str:
-    """Sources with enough web connections in some window to crawl anything at all.
+def _bruteforce_row(c: DetectionConfig) -> str:
+    """A short completed session to a login port: one guess."""
+    b = c.bruteforce
+    return (
+        f"(protocol = 6 AND dstport IN {_ports(b.ssh_ports + b.rdp_ports)} AND {_new_connection()} "
+        f"AND packets > {c.scan.probe_max_packets} AND bytes < {b.max_session_bytes})"
+    )
 
-    Web traffic is most of all traffic, so `cand` cannot keep it; this cheap group-by on
-    the source alone (a bare-scan's cost) finds the few sources whose web records `cand`
-    must keep: one destination cannot see `need` connections unless the source made them.
+
+def _spam_row(c: DetectionConfig) -> str:
+    """A new connection to an SMTP port."""
+    return f"(protocol = 6 AND dstport IN {_ports(c.spam.ports)} AND {_new_connection()})"
+
+
+def _resolver_row(c: DetectionConfig) -> str:
+    """A DNS query received, or an answer sent, by the host."""
+    port = int(c.open_resolver.port)
+    return (
+        f"(protocol = 17 AND ((dstport = {port} AND {IN}) "
+        f"OR (srcport = {port} AND dstport <> {port} AND {OUT})))"
+    )
+
+
+def _spoof_row() -> str:
+    """An egress record of an instance whose packets carry another source address."""
+    return f"(pkt_srcaddr IS NOT NULL AND pkt_srcaddr <> srcaddr AND instance_id IS NOT NULL AND {OUT})"
+
+
+def _dos_limits(c: DetectionConfig) -> tuple[int, int, int]:
+    """Packets, bytes and flows per DoS window that make a flood (FastNetMon rates x window)."""
+    d = c.dos
+    seconds = d.window_seconds
+    return (
+        int(d.packets_per_second * seconds),
+        int(d.megabits_per_second * 1_000_000 / 8 * seconds),
+        int(d.flows_per_second * seconds),
+    )
+
+
+def _bucket(column: str) -> str:
+    """The sketch bucket of an address: a few bits of its hash, no parsing of the text."""
+    return f"(hash({column}) & {BUCKETS - 1})"
+
+
+def hot_sql(c: DetectionConfig, source: str = "flows") -> str:
+    """Source buckets busy enough, in some window, to crawl (kind 1) or flood (kind 2).
+
+    Crawl and volume floods are the two rules whose rows are the bulk of all traffic (web
+    connections, UDP), so `cand` cannot keep them all. This pass reads only what it needs
+    (no destination, no packet source), hashes the source into one of `BUCKETS` buckets and
+    counts per (rule window, bucket): a few thousand groups instead of one per address, so
+    the group-by stays in cache. A bucket's count is at least any of its sources' counts,
+    so every source that can reach a threshold is in a hot bucket (exact, never a miss);
+    a cold source's sum is below the threshold, and so is every part of it.
     """
     k = c.crawl
     need = int(k.connections_per_second * k.window_seconds)
+    pkts, byts, flows = _dos_limits(c)
     return f"""
-SELECT DISTINCT srcaddr AS busy_src FROM (
-  SELECT {_window(k.window_seconds)} AS w, srcaddr
+SELECT kind, b FROM (
+  SELECT CASE WHEN protocol = 6 THEN 1 ELSE 2 END AS kind,
+         CASE WHEN protocol = 6 THEN {_window(k.window_seconds)}
+              ELSE {_window(c.dos.window_seconds)} END AS w,
+         {_bucket("srcaddr")} AS b,
+         count(*) AS flows, sum(packets) AS packets, sum(bytes) AS bytes
   FROM {source}
-  WHERE {_crawl_row(c)}
-  GROUP BY {_window(k.window_seconds)}, srcaddr
-  HAVING count(*) >= {need}
-) busy
+  WHERE {_crawl_row(c)} OR ({VOLUME} AND {OUT})
+  GROUP BY 1, 2, 3
+) activity
+WHERE (kind = 1 AND flows >= {need})
+   OR (kind = 2 AND (flows >= {flows} OR packets >= {pkts} OR bytes >= {byts}))
+GROUP BY kind, b
 """
 
 
 def prefilter_sql(c: DetectionConfig, source: str = "flows") -> str:
-    watched = _ports(c.bruteforce.ssh_ports + c.bruteforce.rdp_ports + c.spam.ports)
+    """The one full read: every record a detector can use, nothing else.
+
+    Cheap integer tests decide almost every row; the address columns are compared only for
+    egress records (spoofing) and hashed only for web and volume records, whose sources
+    (or, for the replies `dos_sql` weighs, destinations) must fall in a hot bucket.
+    """
     return f"""
 SELECT start_time, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes,
        tcp_flags, action, flow_direction, pkt_srcaddr, instance_id
-FROM {source} LEFT JOIN crawl_busy ON srcaddr = busy_src
+FROM {source}
 WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND start_time IS NOT NULL
   AND packets IS NOT NULL AND bytes IS NOT NULL
   AND (
-       protocol <> 6
-    OR action = 'REJECT'
+       action = 'REJECT'
     OR {_syn_probe(c)}
-    OR (dstport IN {watched} AND {_new_connection()})
-    OR (pkt_srcaddr IS NOT NULL AND pkt_srcaddr <> srcaddr)
-    OR (busy_src IS NOT NULL AND {_crawl_row(c)})
+    OR {_bruteforce_row(c)}
+    OR {_spam_row(c)}
+    OR {_resolver_row(c)}
+    OR {_spoof_row()}
+    OR (CASE WHEN {_crawl_row(c)} THEN {_bucket("srcaddr")} END) IN (SELECT b FROM hot WHERE kind = 1)
+    OR (CASE WHEN {VOLUME} AND {OUT} THEN {_bucket("srcaddr")} END) IN (SELECT b FROM hot WHERE kind = 2)
+    OR (CASE WHEN {VOLUME} AND {IN} THEN {_bucket("dstaddr")} END) IN (SELECT b FROM hot WHERE kind = 2)
   )
 """
 
 
 #: Tables every engine materializes, in order, before the detectors run.
 STAGES: tuple[tuple[str, Callable[[DetectionConfig], str]], ...] = (
-    ("crawl_busy", crawl_busy_sql),
+    ("hot", hot_sql),
     ("cand", prefilter_sql),
 )
 
@@ -163,13 +231,11 @@ FROM v GROUP BY w, srcaddr
 
 def bruteforce_sql(c: DetectionConfig) -> str:
     b = c.bruteforce
-    ports = _ports(b.ssh_ports + b.rdp_ports)
     return f"""
 WITH s AS (
   SELECT {_window(b.window_seconds)} AS w, srcaddr, dstaddr, dstport, srcport
   FROM cand
-  WHERE protocol = 6 AND dstport IN {ports} AND {_new_connection()}
-    AND packets > {c.scan.probe_max_packets} AND bytes < {b.max_session_bytes}
+  WHERE {_bruteforce_row(c)}
 )
 SELECT w AS window_start, srcaddr AS address, CAST(dstport AS VARCHAR) AS kind,
        count(DISTINCT dstaddr || ':' || CAST(srcport AS VARCHAR)) AS score,
@@ -189,11 +255,8 @@ def _triple(prefix: str, condition: str) -> str:
 
 
 def dos_sql(c: DetectionConfig) -> str:
-    d = c.dos
-    seconds = d.window_seconds
-    pkts = int(d.packets_per_second * seconds)
-    byts = int(d.megabits_per_second * 1_000_000 / 8 * seconds)
-    flows = int(d.flows_per_second * seconds)
+    seconds = c.dos.window_seconds
+    pkts, byts, flows = _dos_limits(c)
     over = f"(packets >= {pkts} OR bytes >= {byts} OR flows >= {flows})"
     request_udp = "(srcport >= 1024 AND dstport < 1024)"
     reply_udp = "(srcport < 1024 AND dstport >= 1024)"
@@ -209,7 +272,7 @@ syn AS (
   GROUP BY w, srcaddr, dstaddr, dstport
 ),
 busy AS (
-  SELECT w, srcaddr FROM base WHERE protocol IN (17, 1, 58)
+  SELECT w, srcaddr FROM base WHERE {VOLUME}
   GROUP BY w, srcaddr
   HAVING count(*) >= {flows} OR sum(packets) >= {pkts} OR sum(bytes) >= {byts}
 ),
@@ -220,7 +283,7 @@ pairs AS (
     {_triple("icmp_req", f"protocol IN (1, 58) AND dstport IN {ICMP_REQUEST_PORTS}")},
     {_triple("icmp_amb", "protocol IN (1, 58) AND (dstport IS NULL OR dstport = 0)")}
   FROM base JOIN busy ON base.w = busy.w AND base.srcaddr = busy.srcaddr
-  WHERE protocol IN (17, 1, 58)
+  WHERE {VOLUME}
   GROUP BY base.w, base.srcaddr, dstaddr
   HAVING count(*) >= {flows} OR sum(packets) >= {pkts} OR sum(bytes) >= {byts}
 ),
@@ -230,6 +293,7 @@ rev AS (
     ON r.srcaddr = p.dstaddr AND r.dstaddr = p.srcaddr
    AND (r.start_time - r.start_time % {int(seconds)}) = p.w
   WHERE {IN.replace("flow_direction", "r.flow_direction")}
+    AND {VOLUME.replace("protocol", "r.protocol")}
   GROUP BY p.w, p.srcaddr, p.dstaddr
 ),
 counted AS (
@@ -276,7 +340,7 @@ def spam_sql(c: DetectionConfig) -> str:
     return f"""
 WITH m AS (
   SELECT {_window(s.window_seconds)} AS w, srcaddr, dstaddr
-  FROM cand WHERE protocol = 6 AND dstport IN {_ports(s.ports)} AND {_new_connection()}
+  FROM cand WHERE {_spam_row(c)}
 ),
 a AS (
   SELECT w, srcaddr FROM m GROUP BY w, srcaddr
@@ -294,8 +358,9 @@ HAVING count(DISTINCT m.dstaddr) >= {s.distinct_servers}
 def crawl_sql(c: DetectionConfig) -> str:
     k = c.crawl
     need = int(k.connections_per_second * k.window_seconds)
-    # `cand` holds the web records of busy sources only (crawl_busy_sql). Connections are
-    # distinct source ports: split records of one long flow share theirs.
+    # `cand` holds the web records of hot source buckets only (hot_sql): every source that
+    # can reach `need` is there with all its records. Connections are distinct source
+    # ports: split records of one long flow share theirs.
     return f"""
 WITH x AS (
   SELECT {_window(k.window_seconds)} AS w, srcaddr, dstaddr, srcport,
@@ -325,8 +390,7 @@ WITH d AS (
          CASE WHEN dstport = {port} THEN bytes ELSE 0 END AS query_bytes,
          CASE WHEN dstport = {port} THEN 0 ELSE bytes END AS answer_bytes
   FROM cand
-  WHERE protocol = 17
-    AND ((dstport = {port} AND {IN}) OR (srcport = {port} AND dstport <> {port} AND {OUT}))
+  WHERE {_resolver_row(c)}
 ),
 a AS (
   SELECT w, host FROM d GROUP BY w, host
@@ -350,8 +414,7 @@ WITH f AS (
   SELECT {_window(s.window_seconds)} AS w, srcaddr, pkt_srcaddr, count(*) AS flows,
          sum(packets) AS packets
   FROM cand
-  WHERE pkt_srcaddr IS NOT NULL AND pkt_srcaddr <> srcaddr AND instance_id IS NOT NULL
-    AND {OUT}
+  WHERE {_spoof_row()}
   GROUP BY 1, 2, 3
 ),
 per AS (

@@ -6,13 +6,14 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import Entry, record, record_many
-from abusedesk.db import allocate_ids, insert_rows
+from abusedesk.db import allocate_ids, insert_values
 from abusedesk.evidence.blobstore import BlobStore
 from abusedesk.intake.models import IdempotencyKey, RawInput, RawStatus
 from abusedesk.timeutil import utcnow
@@ -52,10 +53,11 @@ class RawDraft:
     report_count: int = 0
 
     def row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _RAW_FIELDS}
+        return dict(zip(_RAW_FIELDS, _raw_values(self), strict=True))
 
 
 _RAW_FIELDS = tuple(f.name for f in fields(RawDraft))
+_raw_values = attrgetter(*_RAW_FIELDS)
 #: a stored input or one about to be: what parsing and report creation read and set
 RawLike = RawInput | RawDraft
 
@@ -143,7 +145,7 @@ def received_entries(drafts: Sequence[RawDraft], *, actor: str) -> list[Entry]:
 def insert_raw_drafts(session: Session, drafts: Sequence[RawDraft]) -> None:
     """One INSERT for the new inputs; their ``raw.received`` audit is the caller's."""
     if drafts:
-        insert_rows(session, RawInput, [d.row() for d in drafts])
+        insert_values(session, RawInput, _RAW_FIELDS, [_raw_values(d) for d in drafts])
 
 
 def store_raw_many(

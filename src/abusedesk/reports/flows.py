@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select, text
@@ -23,7 +24,7 @@ from abusedesk.cases.models import Case, format_ref
 from abusedesk.cases.service import Joining, aggregate, case_key
 from abusedesk.cases.workflow import CaseStatus
 from abusedesk.context import Context
-from abusedesk.db import insert_rows
+from abusedesk.db import insert_values
 from abusedesk.enforcement.flows import enqueue_playbooks
 from abusedesk.formats.base import ParsedReport, ParseError
 from abusedesk.formats.registry import parse_input
@@ -115,11 +116,8 @@ class ReportDraft:
     inventory_resource_id: int | None = None
     completed_at: datetime | None = None
 
-    def row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _DRAFT_FIELDS}
-
-
 _DRAFT_FIELDS = tuple(f.name for f in fields(ReportDraft))
+_draft_values = attrgetter(*_DRAFT_FIELDS)
 #: what routing reads and writes: a draft on the batch path, a stored Report in the worker
 Routable = ReportDraft | Report
 
@@ -166,7 +164,7 @@ def create_reports(
 
 def insert_drafts(session: Session, drafts: Sequence[ReportDraft]) -> None:
     if drafts:
-        insert_rows(session, Report, [d.row() for d in drafts])
+        insert_values(session, Report, _DRAFT_FIELDS, [_draft_values(d) for d in drafts])
 
 
 def _resources(report: Routable) -> list[Resource]:
