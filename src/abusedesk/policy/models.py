@@ -139,7 +139,8 @@ class Policy(Strict):
         return self
 
     def category(self, category: Category | str) -> CategoryPolicy:
-        return self.categories[Category(category)]
+        found = self.categories.get(category)  # type: ignore[arg-type]  # a StrEnum key matches its str
+        return found if found is not None else self.categories[Category(category)]
 
     def aggregation_key(self, category: Category | str) -> tuple[AggregationField, ...]:
         return self.category(category).aggregation_key or self.defaults.aggregation_key

@@ -167,8 +167,11 @@ def insert_drafts(session: Session, drafts: Sequence[ReportDraft]) -> None:
         insert_values(session, Report, _DRAFT_FIELDS, [_draft_values(d) for d in drafts])
 
 
+_KINDS = {kind.value: kind for kind in ResourceKind}
+
+
 def _resources(report: Routable) -> list[Resource]:
-    return [Resource(ResourceKind(r["kind"]), r["value"]) for r in report.resources]
+    return [Resource(_KINDS[r["kind"]], r["value"]) for r in report.resources]
 
 
 def _lock_keys(session: Session, keys: Sequence[tuple[str, str, str]]) -> None:
