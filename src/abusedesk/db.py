@@ -9,7 +9,19 @@ from operator import itemgetter
 from typing import Any, ClassVar, cast
 
 import orjson
-from sqlalchemy import JSON, DateTime, Dialect, Engine, MetaData, Table, TypeDecorator, create_engine, event, text
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    Table,
+    TypeDecorator,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -147,30 +159,49 @@ def allocate_ids(session: Session, model: type[Base], count: int) -> list[int]:
 
 
 _Processor = Callable[[Any], Any] | None
-_insert_plans: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[_Processor, ...]]] = {}
+_plans: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, tuple[_Processor, ...]]] = {}
+
+
+def _marker(dialect: Dialect) -> str:
+    if dialect.paramstyle == "qmark":
+        return "?"
+    if dialect.paramstyle in ("format", "pyformat"):
+        return "%s"
+    raise ValueError(f"unsupported parameter style {dialect.paramstyle}")
+
+
+def _processors(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tuple[_Processor, ...]:
+    return tuple(table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
 
 
 def _insert_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tuple[str, tuple[_Processor, ...]]:
     """The INSERT text in the driver's parameter style and each column's bind processor."""
-    key = (dialect.name, table.name, names)
-    plan = _insert_plans.get(key)
+    key = ("insert", dialect.name, table.name, names)
+    plan = _plans.get(key)
     if plan is None:
         missing = [c.name for c in table.columns if c.name not in names and c.default is not None and not c.primary_key]
         if missing:
-            raise ValueError(f"insert_rows into {table.name}: no value for {', '.join(missing)} (column defaults are not applied)")
-        if dialect.paramstyle == "qmark":
-            marker = "?"
-        elif dialect.paramstyle in ("format", "pyformat"):
-            marker = "%s"
-        else:
-            raise ValueError(f"insert_rows: unsupported parameter style {dialect.paramstyle}")
-        quote = dialect.identifier_preparer.quote
+            raise ValueError(f"insert into {table.name}: no value for {', '.join(missing)} (column defaults are not applied)")
+        quote, marker = dialect.identifier_preparer.quote, _marker(dialect)
         sql = (
             f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({', '.join(quote(n) for n in names)}) "
             f"VALUES ({', '.join(marker for _ in names)})"
         )
-        processors = tuple(table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
-        plan = _insert_plans[key] = (sql, processors)
+        plan = _plans[key] = (sql, _processors(dialect, table, names))
+    return plan
+
+
+def _update_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tuple[str, tuple[_Processor, ...]]:
+    """``UPDATE … SET names WHERE id``, the id being the last value of each row."""
+    key = ("update", dialect.name, table.name, names)
+    plan = _plans.get(key)
+    if plan is None:
+        quote, marker = dialect.identifier_preparer.quote, _marker(dialect)
+        sql = (
+            f"UPDATE {dialect.identifier_preparer.format_table(table)} SET {', '.join(f'{quote(n)} = {marker}' for n in names)} "
+            f"WHERE {quote('id')} = {marker}"
+        )
+        plan = _plans[key] = (sql, (*_processors(dialect, table, names), None))
     return plan
 
 
@@ -194,10 +225,23 @@ def insert_values(session: Session, model: type[Base], names: tuple[str, ...], r
     datetimes, JSON) are applied here. Column defaults are not: every column that has one
     must be given, or this raises.
     """
-    if not rows:
-        return
-    connection = session.connection()
-    sql, processors = _insert_plan(connection.dialect, cast(Table, model.__table__), names)
+    if rows:
+        connection = session.connection()
+        _execute_many(connection, *_insert_plan(connection.dialect, cast(Table, model.__table__), names), rows)
+
+
+def update_values(session: Session, model: type[Base], names: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
+    """One executemany UPDATE by id: each row holds the values of ``names``, then the id.
+
+    Like :func:`insert_values`, it bypasses the session: instances of these rows already
+    loaded keep their old values until expired.
+    """
+    if rows:
+        connection = session.connection()
+        _execute_many(connection, *_update_plan(connection.dialect, cast(Table, model.__table__), names), rows)
+
+
+def _execute_many(connection: Connection, sql: str, processors: tuple[_Processor, ...], rows: Sequence[Sequence[Any]]) -> None:
     processed = [(i, p) for i, p in enumerate(processors) if p is not None]
     params: list[tuple[Any, ...]] = []
     for row in rows:

@@ -6,16 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, TextualSelect, bindparam, select, text
+from sqlalchemy import TextualSelect, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from abusedesk.audit.service import Entry
 from abusedesk.cases.models import Case, CaseReporter, format_ref, parse_ref
 from abusedesk.cases.workflow import OPEN_STATUSES, CaseStatus
-from abusedesk.db import allocate_ids, insert_rows, insert_values, json_dumps
+from abusedesk.db import allocate_ids, insert_rows, insert_values, json_dumps, update_values
 from abusedesk.policy.models import Policy
 from abusedesk.timeutil import utcnow
 
@@ -63,15 +62,14 @@ class CaseRow:
     def ref(self, prefix: str = "AD") -> str:
         return format_ref(prefix, self.opened_at.year, self.id)
 
+
 _CASE_FIELDS = tuple(f.name for f in fields(CaseRow))
 _case_values = attrgetter(*_CASE_FIELDS)
 _CASE_COLUMNS = [getattr(Case, name) for name in _CASE_FIELDS]
-_cases = cast(Table, Case.__table__)
 #: what joining a report changes; none of it indexed, so the UPDATE leaves indexes alone
 _COUNTS = ("report_count", "reporter_count", "first_seen", "last_seen", "updated_at")
 #: a report reopening a resolved case also changes these (``status`` is indexed)
 _REOPENING = (*_COUNTS, "status", "closed_at")
-_UPDATE_CASE = _cases.update().where(_cases.c.id == bindparam("case_id"))
 
 
 #: the newest cases for a batch of keys, joined against the keys passed as one parameter:
@@ -193,11 +191,11 @@ def _write_cases(session: Session, opened: Sequence[CaseRow], changed: Sequence[
     if opened:
         insert_values(session, Case, _CASE_FIELDS, [_case_values(case) for case in opened])
     for columns, group in ((_COUNTS, [c for c in changed if c.id not in reopened]), (_REOPENING, [c for c in changed if c.id in reopened])):
-        if group:
-            session.connection().execute(_UPDATE_CASE, [{"case_id": case.id, **{name: getattr(case, name) for name in columns}} for case in group])
-    for case in changed:
-        loaded = session.identity_map.get(identity_key(Case, case.id))
-        if loaded is not None:
+        get = attrgetter(*columns, "id")
+        update_values(session, Case, columns, [get(case) for case in group])
+    ids = {case.id for case in changed}
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, Case) and loaded.id in ids:
             session.expire(loaded)
 
 

@@ -1,8 +1,9 @@
 """Run the detector SQL on DuckDB (default) or Spark, returning plain rows.
 
 Both engines execute the text in `rules.py`; Spark receives it through `sqlglot`
-(duckdb → spark), so a detector is never written twice. The raw flows are read once, into
-the small `cand` table; every detector reads `cand`.
+(duckdb → spark), so a detector is never written twice. The raw flows are read twice:
+`hot_sql` finds the busy source buckets, `prefilter_sql` (given them) keeps the few
+records any detector can use in the small `cand` table; every detector reads `cand`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import sqlglot
 
 from abusedesk.detection.config import DetectionConfig
 from abusedesk.detection.readers import flows_sql
-from abusedesk.detection.rules import DETECTORS, STAGES, Detector
+from abusedesk.detection.rules import DETECTORS, Detector, HotBuckets, hot_sql, prefilter_sql
 
 #: Called with (step name, steps done, steps total) so the CLI can draw a progress bar.
 ProgressHook = Callable[[str, int, int], None]
+
+#: The reads of the raw flows, in order, as the progress bar names them.
+READS = ("reading flows (activity)", "reading flows (candidates)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +72,17 @@ def run_duckdb(
     detectors: Iterable[Detector] = DETECTORS,
 ) -> list[RawHit]:
     chosen = list(detectors)
-    total = len(chosen) + len(STAGES)
+    total = len(chosen) + len(READS)
     with tempfile.TemporaryDirectory(prefix="abusedesk-duckdb-") as tmp:
         con = duckdb_connection(config, Path(tmp))
         try:
             con.execute(f"CREATE VIEW flows AS {flows_sql(paths, con)}")
-            for number, (name, stage) in enumerate(STAGES):
-                progress(f"reading flows ({name})", number, total)
-                con.execute(f"CREATE TEMP TABLE {name} AS {stage(config)}")
+            progress(READS[0], 0, total)
+            hot = HotBuckets.from_rows(con.execute(hot_sql(config)).fetchall())
+            progress(READS[1], 1, total)
+            con.execute(f"CREATE TEMP TABLE cand AS {prefilter_sql(config, hot)}")
             hits: list[RawHit] = []
-            for number, detector in enumerate(chosen, start=len(STAGES)):
+            for number, detector in enumerate(chosen, start=len(READS)):
                 progress(detector.name, number, total)
                 cursor = con.execute(detector.sql(config))
                 hits.extend(RawHit(detector, row) for row in _rows(cursor))
@@ -115,7 +120,7 @@ def run_spark(
         raise RuntimeError("Spark engine needs the `spark` extra: pip install 'abusedesk[spark]'") from exc
 
     chosen = list(detectors)
-    total = len(chosen) + len(STAGES)
+    total = len(chosen) + len(READS)
     with tempfile.TemporaryDirectory(prefix="abusedesk-spark-") as tmp:
         normalized = normalize_to_parquet(paths, Path(tmp) / "flows.parquet", config)
         spark = (
@@ -132,19 +137,17 @@ def run_spark(
         spark.sparkContext.setLogLevel("ERROR")  # findings go to stdout, our progress to stderr
         try:
             spark.read.parquet(str(normalized)).createOrReplaceTempView("flows")
-            stages = []
-            for number, (name, stage) in enumerate(STAGES):
-                progress(f"reading flows ({name})", number, total)
-                frame = spark.sql(to_spark_sql(stage(config))).cache()
-                frame.createOrReplaceTempView(name)
-                stages.append(frame)
+            progress(READS[0], 0, total)
+            hot = HotBuckets.from_rows(tuple(row) for row in spark.sql(to_spark_sql(hot_sql(config))).collect())
+            progress(READS[1], 1, total)
+            cand = spark.sql(to_spark_sql(prefilter_sql(config, hot))).cache()
+            cand.createOrReplaceTempView("cand")
             hits: list[RawHit] = []
-            for number, detector in enumerate(chosen, start=len(STAGES)):
+            for number, detector in enumerate(chosen, start=len(READS)):
                 progress(detector.name, number, total)
                 for row in spark.sql(to_spark_sql(detector.sql(config))).collect():
                     hits.append(RawHit(detector, row.asDict()))
-            for frame in stages:
-                frame.unpersist()
+            cand.unpersist()
             progress("done", total, total)
             return hits
         finally:

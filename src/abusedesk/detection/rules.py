@@ -25,8 +25,9 @@ packets to the peer than the peer sent back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from abusedesk.detection.config import DetectionConfig
 from abusedesk.policy.taxonomy import Category
@@ -125,15 +126,16 @@ def _bucket(column: str) -> str:
 
 
 def hot_sql(c: DetectionConfig, source: str = "flows") -> str:
-    """Source buckets busy enough, in some window, to crawl (kind 1) or flood (kind 2).
+    """First read: the source buckets busy enough, in some window, to crawl or to flood.
 
-    Crawl and volume floods are the two rules whose rows are the bulk of all traffic (web
-    connections, UDP), so `cand` cannot keep them all. This pass reads only what it needs
-    (no destination, no packet source), hashes the source into one of `BUCKETS` buckets and
-    counts per (rule window, bucket): a few thousand groups instead of one per address, so
-    the group-by stays in cache. A bucket's count is at least any of its sources' counts,
-    so every source that can reach a threshold is in a hot bucket (exact, never a miss);
-    a cold source's sum is below the threshold, and so is every part of it.
+    Web connections and UDP are most of all traffic, so `cand` cannot keep them. This pass
+    reads only the columns it needs (no destination, no packet source: their filters go
+    into the Parquet scan), hashes the source into one of `BUCKETS` buckets and counts per
+    (rule window, bucket): a few ten thousand groups instead of one per address, so the
+    group-by stays in cache. A bucket's count is at least any of its sources' counts, so
+    every source that can reach a threshold is in a hot bucket (exact: never a miss); a
+    cold source is below the threshold, and so is every part of its traffic. Returns
+    `kind` (1 crawl, 2 volume) and `b`, one row per hot bucket.
     """
     k = c.crawl
     need = int(k.connections_per_second * k.window_seconds)
@@ -155,12 +157,40 @@ GROUP BY kind, b
 """
 
 
-def prefilter_sql(c: DetectionConfig, source: str = "flows") -> str:
-    """The one full read: every record a detector can use, nothing else.
+@dataclass(frozen=True, slots=True)
+class HotBuckets:
+    """The result of `hot_sql`: which buckets' web and volume records `cand` must keep.
 
-    Cheap integer tests decide almost every row; the address columns are compared only for
-    egress records (spoofing) and hashed only for web and volume records, whose sources
-    (or, for the replies `dos_sql` weighs, destinations) must fall in a hot bucket.
+    At most `BUCKETS` of each, so they go into the second read as literal lists: an IN
+    over constants is a hash-set probe inside the filter, where an IN over a table would
+    be a join that every record of the read must pass through.
+    """
+
+    crawl: frozenset[int] = frozenset()
+    volume: frozenset[int] = frozenset()
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Sequence[Any]]) -> HotBuckets:
+        """From `(kind, b)` rows as either engine returns them."""
+        crawl: set[int] = set()
+        volume: set[int] = set()
+        for kind, bucket in rows:
+            (crawl if int(kind) == 1 else volume).add(int(bucket))
+        return cls(frozenset(crawl), frozenset(volume))
+
+
+def _in_buckets(column: str, buckets: frozenset[int]) -> str:
+    if not buckets:
+        return "FALSE"
+    return f"{_bucket(column)} IN ({', '.join(str(b) for b in sorted(buckets))})"
+
+
+def prefilter_sql(c: DetectionConfig, hot: HotBuckets, source: str = "flows") -> str:
+    """Second and last read: every record a detector can use, nothing else (`cand`).
+
+    Cheap integer tests decide almost every row; the packet source is compared only on
+    egress records (spoofing), and an address is hashed only for web and volume records,
+    whose source (or, for the replies `dos_sql` weighs, destination) must be in a hot bucket.
     """
     return f"""
 SELECT start_time, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes,
@@ -175,18 +205,11 @@ WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND start_time IS NOT NULL
     OR {_spam_row(c)}
     OR {_resolver_row(c)}
     OR {_spoof_row()}
-    OR (CASE WHEN {_crawl_row(c)} THEN {_bucket("srcaddr")} END) IN (SELECT b FROM hot WHERE kind = 1)
-    OR (CASE WHEN {VOLUME} AND {OUT} THEN {_bucket("srcaddr")} END) IN (SELECT b FROM hot WHERE kind = 2)
-    OR (CASE WHEN {VOLUME} AND {IN} THEN {_bucket("dstaddr")} END) IN (SELECT b FROM hot WHERE kind = 2)
+    OR ({_crawl_row(c)} AND {_in_buckets("srcaddr", hot.crawl)})
+    OR ({VOLUME} AND {OUT} AND {_in_buckets("srcaddr", hot.volume)})
+    OR ({VOLUME} AND {IN} AND {_in_buckets("dstaddr", hot.volume)})
   )
 """
-
-
-#: Tables every engine materializes, in order, before the detectors run.
-STAGES: tuple[tuple[str, Callable[[DetectionConfig], str]], ...] = (
-    ("hot", hot_sql),
-    ("cand", prefilter_sql),
-)
 
 
 def scan_sql(c: DetectionConfig) -> str:
