@@ -16,14 +16,21 @@ from sqlalchemy import (
     Dialect,
     Engine,
     MetaData,
+    String,
     Table,
     TypeDecorator,
+    any_,
+    bindparam,
     create_engine,
     event,
+    func,
+    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from abusedesk.timeutil import as_utc
 
@@ -250,3 +257,13 @@ def _execute_many(connection: Connection, sql: str, processors: tuple[_Processor
             values[i] = process(values[i])
         params.append(tuple(values))
     connection.exec_driver_sql(sql, params)
+
+
+def one_of(session: Session, column: InstrumentedAttribute[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values`` with the values as one parameter (a JSON array on SQLite, an
+    array on PostgreSQL): the statement stays the same whatever the count, so it is compiled
+    once instead of once per batch with a placeholder per value."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(cast_(bindparam(None, list(values), type_=ARRAY(column.type)), ARRAY(column.type)))
+    listed = func.json_each(bindparam(None, json_dumps(list(values)), type_=String())).table_valued("value")
+    return column.in_(select(listed.c.value))

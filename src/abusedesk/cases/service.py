@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from abusedesk.audit.service import Entry
 from abusedesk.cases.models import Case, CaseReporter, format_ref, parse_ref
 from abusedesk.cases.workflow import OPEN_STATUSES, CaseStatus
-from abusedesk.db import allocate_ids, insert_rows, insert_values, json_dumps, update_values
+from abusedesk.db import allocate_ids, insert_rows, insert_values, json_dumps, one_of, update_values
 from abusedesk.policy.models import Policy
 from abusedesk.timeutil import utcnow
 
@@ -167,13 +167,9 @@ def _new_reporters(session: Session, reporters: dict[int, set[str]], opened: set
     """``case_reporters`` rows for reporters a case has not heard from yet."""
     known: set[tuple[int, str]] = set()
     stored = [cid for cid in reporters if cid not in opened]
-    for start in range(0, len(stored), 500):
-        known.update(
-            (row[0], row[1])
-            for row in session.connection().execute(
-                select(CaseReporter.case_id, CaseReporter.reporter).where(CaseReporter.case_id.in_(stored[start : start + 500]))
-            )
-        )
+    if stored:
+        query = select(CaseReporter.case_id, CaseReporter.reporter).where(one_of(session, CaseReporter.case_id, stored))
+        known.update((row[0], row[1]) for row in session.connection().execute(query))
     return [
         {"case_id": cid, "reporter": r}
         for cid, names in reporters.items()

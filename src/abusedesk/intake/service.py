@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from abusedesk.audit.service import Entry, record, record_many
-from abusedesk.db import allocate_ids, insert_values
+from abusedesk.db import allocate_ids, insert_values, one_of
 from abusedesk.evidence.blobstore import BlobStore
 from abusedesk.intake.models import IdempotencyKey, RawInput, RawStatus
 from abusedesk.timeutil import utcnow
@@ -93,12 +93,10 @@ def plan_raw_many(
     digests = [hashlib.sha256(data).hexdigest() for data in items]
     existing: dict[str, RawInput] = {}
     unique = sorted(set(digests))
-    stored: list[str] = []  # inputs seen before: few, so only those are loaded as instances
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        stored.extend(session.connection().execute(select(RawInput.sha256).where(RawInput.sha256.in_(chunk))).scalars())
-    for start in range(0, len(stored), 500):
-        for raw in session.execute(select(RawInput).where(RawInput.sha256.in_(stored[start : start + 500]))).scalars():
+    # inputs seen before: few, so only those are loaded as instances
+    stored = list(session.connection().execute(select(RawInput.sha256).where(one_of(session, RawInput.sha256, unique))).scalars())
+    if stored:
+        for raw in session.execute(select(RawInput).where(one_of(session, RawInput.sha256, stored))).scalars():
             existing[raw.sha256] = raw
     names = list(filenames) if filenames is not None else [None] * len(items)
     meta_list = list(metas) if metas is not None else [None] * len(items)

@@ -24,7 +24,7 @@ from abusedesk.cases.models import Case, format_ref
 from abusedesk.cases.service import Joining, aggregate, case_key
 from abusedesk.cases.workflow import CaseStatus
 from abusedesk.context import Context
-from abusedesk.db import insert_values
+from abusedesk.db import insert_values, one_of
 from abusedesk.enforcement.flows import enqueue_playbooks
 from abusedesk.formats.base import ParsedReport, ParseError
 from abusedesk.formats.registry import parse_input
@@ -135,12 +135,10 @@ def create_reports(
     keyed = [(_dedupe_key(p, raw, i), raw, i, p) for raw, parsed in entries for i, p in enumerate(parsed)]
     known: dict[str, Report] = {}
     keys = [k for k, _, _, _ in keyed]
-    seen: list[str] = []  # keys already stored: few, so only those are loaded as instances
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        seen.extend(session.connection().execute(select(Report.dedupe_key).where(Report.dedupe_key.in_(chunk))).scalars())
-    for start in range(0, len(seen), 500):
-        for report in session.execute(select(Report).where(Report.dedupe_key.in_(seen[start : start + 500]))).scalars():
+    # keys already stored: few, so only those are loaded as instances
+    seen = list(session.connection().execute(select(Report.dedupe_key).where(one_of(session, Report.dedupe_key, keys))).scalars()) if keys else []
+    if seen:
+        for report in session.execute(select(Report).where(one_of(session, Report.dedupe_key, seen))).scalars():
             known[report.dedupe_key] = report
     now = utcnow()
     new: list[ReportDraft] = []
@@ -310,11 +308,10 @@ def process_raw(
 def _cases_opened(session: Session, reports: Sequence[Routable]) -> dict[int, datetime]:
     """When each report's case opened: its year is part of the readable case id."""
     ids = sorted({r.case_id for r in reports if r.case_id is not None})
-    opened: dict[int, datetime] = {}
-    for start in range(0, len(ids), 500):
-        rows = session.connection().execute(select(Case.id, Case.opened_at).where(Case.id.in_(ids[start : start + 500])))
-        opened.update((row[0], row[1]) for row in rows)
-    return opened
+    if not ids:
+        return {}
+    rows = session.connection().execute(select(Case.id, Case.opened_at).where(one_of(session, Case.id, ids)))
+    return {row[0]: row[1] for row in rows}
 
 
 def ingest_batch(
