@@ -19,7 +19,6 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
-    any_,
     bindparam,
     create_engine,
     event,
@@ -264,6 +263,8 @@ def one_of(session: Session, column: InstrumentedAttribute[Any], values: Sequenc
     array on PostgreSQL): the statement stays the same whatever the count, so it is compiled
     once instead of once per batch with a placeholder per value."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(cast_(bindparam(None, list(values), type_=ARRAY(column.type)), ARRAY(column.type)))
+        # unnest, not "= ANY(array)": a generic plan compares every row with every element
+        array = cast_(bindparam(None, list(values), type_=ARRAY(column.type)), ARRAY(column.type))
+        return column.in_(select(func.unnest(array)))
     listed = func.json_each(bindparam(None, json_dumps(list(values)), type_=String())).table_valued("value")
     return column.in_(select(listed.c.value))
