@@ -13,14 +13,15 @@ import sqlglot
 from abusedesk.detection.config import DetectionConfig
 from abusedesk.detection.engine import to_spark_sql
 from abusedesk.detection.findings import Finding
-from abusedesk.detection.rules import DETECTORS, STAGES
+from abusedesk.detection.rules import DETECTORS, HotBuckets, hot_sql, prefilter_sql
 from abusedesk.detection.run import Engine, detect_flows
 from abusedesk.inventory.index import AttributionIndex
 
 
 def test_every_detector_translates_to_spark(test_config: DetectionConfig) -> None:
-    stages = [stage(test_config) for _, stage in STAGES]
-    for sql in [*stages, *(d.sql(test_config) for d in DETECTORS)]:
+    hot = HotBuckets(crawl=frozenset({7}), volume=frozenset({1, 4095}))
+    reads = [hot_sql(test_config), prefilter_sql(test_config, hot), prefilter_sql(test_config, HotBuckets())]
+    for sql in [*reads, *(d.sql(test_config) for d in DETECTORS)]:
         spark = to_spark_sql(sql)
         sqlglot.parse_one(spark, read="spark")  # valid Spark SQL, one statement
         assert "approx_count_distinct" not in spark or "APPROX_COUNT_DISTINCT" in spark.upper()

@@ -18,8 +18,8 @@ import duckdb
 import sqlglot
 
 from abusedesk.detection.config import DetectionConfig
-from abusedesk.detection.readers import flows_sql
-from abusedesk.detection.rules import DETECTORS, Detector, HotBuckets, hot_sql, prefilter_sql
+from abusedesk.detection.readers import flows_sql, parquet_rows
+from abusedesk.detection.rules import DETECTORS, Detector, find_hot, prefilter_sql
 
 #: Called with (step name, steps done, steps total) so the CLI can draw a progress bar.
 ProgressHook = Callable[[str, int, int], None]
@@ -78,7 +78,8 @@ def run_duckdb(
         try:
             con.execute(f"CREATE VIEW flows AS {flows_sql(paths, con)}")
             progress(READS[0], 0, total)
-            hot = HotBuckets.from_rows(con.execute(hot_sql(config)).fetchall())
+            rows = parquet_rows(paths, con)
+            hot = find_hot(lambda sql: con.execute(sql).fetchall(), config, rows)
             progress(READS[1], 1, total)
             con.execute(f"CREATE TEMP TABLE cand AS {prefilter_sql(config, hot)}")
             hits: list[RawHit] = []
@@ -104,6 +105,14 @@ def normalize_to_parquet(paths: Sequence[Path], target: Path, config: DetectionC
         finally:
             con.close()
     return target
+
+
+def _rows_in(parquet: Path, config: DetectionConfig) -> int | None:
+    con = duckdb_connection(config)
+    try:
+        return parquet_rows([parquet], con)
+    finally:
+        con.close()
 
 
 def run_spark(
@@ -138,7 +147,11 @@ def run_spark(
         try:
             spark.read.parquet(str(normalized)).createOrReplaceTempView("flows")
             progress(READS[0], 0, total)
-            hot = HotBuckets.from_rows(tuple(row) for row in spark.sql(to_spark_sql(hot_sql(config))).collect())
+            hot = find_hot(
+                lambda sql: [tuple(r) for r in spark.sql(to_spark_sql(sql)).collect()],
+                config,
+                _rows_in(normalized, config),
+            )
             progress(READS[1], 1, total)
             cand = spark.sql(to_spark_sql(prefilter_sql(config, hot))).cache()
             cand.createOrReplaceTempView("cand")

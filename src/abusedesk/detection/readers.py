@@ -233,6 +233,20 @@ def _nfdump_sql(source: FlowSource) -> str:
     return f"SELECT {', '.join(parts)} FROM {table} WHERE TRY_CAST(ts AS TIMESTAMP) IS NOT NULL"
 
 
+def parquet_rows(paths: Iterable[Path], con: duckdb.DuckDBPyConnection) -> int | None:
+    """Records in the inputs when all are Parquet (their footers say so), else None.
+
+    Text has no footer: counting its lines would be a read of its own, so the caller
+    does without (the detection engine then starts from its default sketch size).
+    """
+    files = list(expand(paths))
+    if not files or not all(path.is_file() and _is_parquet(path) for path in files):
+        return None
+    listed = "[" + ", ".join(_quote_path(path) for path in files) + "]"
+    row = con.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata({listed})").fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
 def flows_sql(paths: Iterable[Path], con: duckdb.DuckDBPyConnection | None = None) -> str:
     """One DuckDB SELECT over all inputs, in the normalized schema.
 
