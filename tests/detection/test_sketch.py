@@ -50,6 +50,31 @@ def test_a_saturated_sketch_is_refined_and_finds_the_same(
     assert [f.to_json() for f in found] == [f.to_json() for f in baseline]
 
 
+def test_bucket_bitmaps_find_the_same(
+    monkeypatch: pytest.MonkeyPatch, baseline: list[Finding], parquet_files: list[Path],
+    index: AttributionIndex, test_config: DetectionConfig,
+) -> None:  # fmt: skip
+    """Long hot sets are looked up in a bitmap; short ones in an IN list: same records kept."""
+    monkeypatch.setattr(rules, "SHORT_LIST", 0)
+    monkeypatch.setattr(rules, "BUCKETS", 64)
+    found = detect_flows(parquet_files, index, test_config)
+    assert [f.to_json() for f in found] == [f.to_json() for f in baseline]
+
+
+def test_bitmap_and_list_select_the_same_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    hot = HotBuckets(128, frozenset({0, 31, 32, 63, 64, 100, 127}))
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT 'h' || i AS srcaddr FROM range(5000) r(i)")
+
+    def kept() -> set[str]:
+        sql = f"SELECT srcaddr FROM t WHERE {rules._in_buckets('srcaddr', hot, hot.crawl)}"
+        return {row[0] for row in con.execute(sql).fetchall()}
+
+    as_list = kept()
+    monkeypatch.setattr(rules, "SHORT_LIST", 0)
+    assert as_list and kept() == as_list
+
+
 def test_saturation_and_sizing() -> None:
     assert HotBuckets(8192, frozenset(range(1025))).saturated
     assert not HotBuckets(8192, frozenset(range(1024)), frozenset(range(1024))).saturated

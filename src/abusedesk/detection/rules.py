@@ -51,6 +51,9 @@ BUCKETS = 8192
 #: traffic; the activity read is repeated with 16 times the buckets, up to `MAX_BUCKETS`.
 SATURATED = 8
 MAX_BUCKETS = 131072
+#: Up to this many hot buckets are tested as a literal IN list. DuckDB compares an IN list
+#: element by element, so a longer set is looked up in a bitmap of 32-bit words instead.
+SHORT_LIST = 32
 
 
 def _window(seconds: int) -> str:
@@ -180,9 +183,9 @@ GROUP BY 1, 2
 class HotBuckets:
     """The result of `hot_sql`: which buckets' web and volume records `cand` must keep.
 
-    At most `BUCKETS` of each, so they go into the second read as literal lists: an IN
-    over constants is a hash-set probe inside the filter, where an IN over a table would
-    be a join that every record of the read must pass through.
+    They go into the second read as constants (`_in_buckets`: a short IN list, else a
+    bitmap), tested inside its filter; an IN over a table would be a join that every
+    record of the read must pass through.
     """
 
     buckets: int = BUCKETS
@@ -227,9 +230,19 @@ def find_hot(
 
 
 def _in_buckets(column: str, hot: HotBuckets, chosen: frozenset[int]) -> str:
+    """Whether the record's bucket is one of `chosen`, at a cost that does not grow with them."""
     if not chosen:
         return "FALSE"
-    return f"{_bucket(column, hot.buckets)} IN ({', '.join(str(b) for b in sorted(chosen))})"
+    bucket = _bucket(column, hot.buckets)
+    if len(chosen) <= SHORT_LIST:
+        return f"{bucket} IN ({', '.join(str(b) for b in sorted(chosen))})"
+    words = [0] * ((hot.buckets + 31) // 32)
+    for b in chosen:
+        words[b >> 5] |= 1 << (b & 31)
+    bitmap = "[" + ", ".join(str(w) for w in words) + "]"
+    # Explicit casts: Spark shifts an INT by the amount modulo 32 and takes INT positions.
+    word = f"CAST({bitmap}[CAST(({bucket} >> 5) + 1 AS INTEGER)] AS BIGINT)"
+    return f"(({word} >> CAST({bucket} & 31 AS INTEGER)) & 1) = 1"
 
 
 def prefilter_sql(c: DetectionConfig, hot: HotBuckets, source: str = "flows") -> str:
@@ -325,6 +338,9 @@ def _triple(prefix: str, condition: str) -> str:
 
 
 def dos_sql(c: DetectionConfig) -> str:
+    """Floods per target. What the peer sent back (`rev`) is its UDP/ICMP records only:
+    `cand` holds all of those towards hot sources, so the sum never depends on what else
+    `cand` keeps for other detectors."""
     seconds = c.dos.window_seconds
     pkts, byts, flows = _dos_limits(c)
     over = f"(packets >= {pkts} OR bytes >= {byts} OR flows >= {flows})"
