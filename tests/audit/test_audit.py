@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
 from abusedesk.audit.models import AuditEvent
-from abusedesk.audit.service import Entry, _digest, record, verify
+from abusedesk.audit.service import Entry, _canonical_data, _digest, record, verify
 from abusedesk.context import Context
 from abusedesk.reports.flows import ingest_bytes
 from tests.helpers import load_inventory, own_report
@@ -85,3 +85,14 @@ def test_digest_text_is_canonical_json(actor: str, action: str, kind: str, objec
     )
     expected = hashlib.sha256(f"{'0' * 64}|{canonical}".encode()).hexdigest()
     assert _digest("0" * 64, event_id, at, entry) == expected
+
+
+@given(st.dictionaries(st.text(max_size=8), st.none() | st.booleans() | st.integers() | st.text(max_size=12), max_size=5))
+def test_canonical_data_matches_the_standard_library(data: dict[str, Any]) -> None:
+    """orjson serves flat ASCII data; whatever it is given must read exactly as json.dumps writes it."""
+    assert _canonical_data(data) == json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def test_canonical_data_edge_characters() -> None:
+    for data in ({"a": "\x7f"}, {"\x7f": 1}, {"a": "\x00\x1f\n\t\"\\/"}, {"b": 2**70}, {"é": "ü"}, {"B": 1, "_": 2, "a": 3}):
+        assert _canonical_data(data) == json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,12 +46,34 @@ def _digest(prev_hash: str, event_id: int, at: datetime | str, entry: Entry) -> 
     gives (a test holds the two together), so chains written before stay verifiable.
     """
     stamp = at if isinstance(at, str) else as_utc(at).isoformat()
-    data = json.dumps(entry.data, sort_keys=True, separators=(",", ":"), default=str)
+    data = _canonical_data(entry.data)
     body = (
         f'{{"action":{_quote(entry.action)},"actor":{_quote(entry.actor)},"at":{_quote(stamp)},"data":{data},'
         f'"id":{event_id},"object_id":{_quote(entry.object_id)},"object_type":{_quote(entry.object_type)}}}'
     )
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
+
+
+def _plain_ascii(text: str) -> bool:
+    return text.isascii() and "\x7f" not in text
+
+
+def _canonical_data(data: dict[str, Any]) -> str:
+    """``json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)``; through orjson
+    when that gives the same text: flat data, printable ASCII and control characters only
+    (orjson writes DEL and non-ASCII characters as they are, the standard library escapes them)."""
+    for key, value in data.items():
+        if type(key) is not str or not _plain_ascii(key):
+            break
+        kind = type(value)
+        if (kind is str and not _plain_ascii(value)) or (kind is not str and kind not in _SCALARS):
+            break
+    else:
+        try:
+            return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # an integer over 64 bits
+            pass
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
 _SCALARS = frozenset({str, int, bool, type(None)})

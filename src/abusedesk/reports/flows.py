@@ -43,13 +43,15 @@ from abusedesk.resources import Resource, ResourceKind
 from abusedesk.timeutil import isoformat_z, utcnow
 
 
-def new_report_id() -> str:
-    """32 hex digits: milliseconds since the epoch, then 80 random bits (the UUIDv7 layout).
+def new_report_ids(count: int) -> list[str]:
+    """32 hex digits each: milliseconds since the epoch, then 80 random bits (the UUIDv7 layout).
 
     Ids that grow with time land at the end of the primary-key index instead of on a
     random page of it, which on a large table is most of the cost of inserting a batch.
     """
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+    stamp = f"{time.time_ns() // 1_000_000:012x}"
+    random = secrets.token_hex(10 * count)
+    return [stamp + random[i : i + 20] for i in range(0, 20 * count, 20)]
 
 
 @dataclass(slots=True)
@@ -141,6 +143,7 @@ def create_reports(
         for report in session.execute(select(Report).where(one_of(session, Report.dedupe_key, seen))).scalars():
             known[report.dedupe_key] = report
     now = utcnow()
+    ids = iter(new_report_ids(len(keyed)))
     new: list[ReportDraft] = []
     fresh_keys: set[str] = set()
     duplicates: list[tuple[RawLike, Report]] = []
@@ -152,7 +155,7 @@ def create_reports(
             continue
         fresh_keys.add(key)
         new.append(ReportDraft(
-            new_report_id(), raw.id, index, key, raw.channel, p.source_format,
+            next(ids), raw.id, index, key, raw.channel, p.source_format,
             p.category.value if p.category else None, p.occurred_at, now, p.reporter.email,
             p.reporter.name, p.summary, p.evidence, [r.as_dict() for r in p.resources], p.fields,
             p.automated, p.confidence, p.no_complaint,
