@@ -163,7 +163,6 @@ def allocate_ids(session: Session, model: type[Base], count: int) -> list[int]:
     return list(range(int(start) + 1, int(start) + 1 + count))
 
 
-
 _Processor = Callable[[Any], Any] | None
 _plans: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, tuple[_Processor, ...]]] = {}
 
