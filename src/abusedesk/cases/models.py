@@ -20,8 +20,8 @@ class Case(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(128), index=True)
-    category: Mapped[str] = mapped_column(String(40), index=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(40))
     #: ``kind:value`` of the resource, or ``*`` when the policy key leaves it out
     resource_key: Mapped[str] = mapped_column(String(400))
     status: Mapped[str] = mapped_column(String(20), default="new")
@@ -61,5 +61,5 @@ class CaseReporter(Base):
     __table_args__ = (UniqueConstraint("case_id", "reporter"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     reporter: Mapped[str] = mapped_column(String(320))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from abusedesk.audit.service import Entry
 from abusedesk.cases.models import Case, CaseReporter, format_ref, parse_ref
 from abusedesk.cases.workflow import OPEN_STATUSES, CaseStatus
-from abusedesk.db import allocate_ids, insert_rows, insert_values, json_dumps, one_of, update_values
+from abusedesk.db import allocate_ids, insert_rows, insert_values, json_dumps, update_values
 from abusedesk.policy.models import Policy
 from abusedesk.timeutil import utcnow
 
@@ -66,10 +66,10 @@ class CaseRow:
 _CASE_FIELDS = tuple(f.name for f in fields(CaseRow))
 _case_values = attrgetter(*_CASE_FIELDS)
 _CASE_COLUMNS = [getattr(Case, name) for name in _CASE_FIELDS]
-#: what joining a report changes; none of it indexed, so the UPDATE leaves indexes alone
-_COUNTS = ("report_count", "reporter_count", "first_seen", "last_seen", "updated_at")
-#: a report reopening a resolved case also changes these (``status`` is indexed)
-_REOPENING = (*_COUNTS, "status", "closed_at")
+#: the columns a joining report may change; each is indexed for the console's sort orders,
+#: so an UPDATE names only those whose value did change
+_MUTABLE = ("report_count", "updated_at", "last_seen", "first_seen", "reporter_count", "status", "closed_at")
+_mutable_values = attrgetter(*_MUTABLE)
 
 
 #: the newest cases for a batch of keys, joined against the keys passed as one parameter:
@@ -115,7 +115,7 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
     now = utcnow()
     assigned: list[tuple[Joining, CaseRow]] = []
     opened: list[CaseRow] = []
-    changed: dict[int, CaseRow] = {}
+    changed: dict[int, tuple[CaseRow, tuple[Any, ...]]] = {}  # with its values before the batch
     reopened: list[tuple[CaseRow, str, str]] = []
     for item in sorted(items, key=lambda i: i.occurred_at):
         case: CaseRow | None = existing.get(item.key)
@@ -129,7 +129,8 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
             existing[item.key] = case
             opened.append(case)
         else:
-            changed[case.id] = case
+            if case.id not in changed:
+                changed[case.id] = (case, _mutable_values(case))
             if case.status in (CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value):
                 reopened.append((case, case.status, item.report_id))
                 case.status = CaseStatus.NEW.value
@@ -157,19 +158,33 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
     reporter_rows = _new_reporters(session, new_reporters, {c.id for c in opened})
     for row in reporter_rows:
         by_id[row["case_id"]].reporter_count += 1
-    _write_cases(session, opened, list(changed.values()), {case.id for case, _, _ in reopened})
+    _write_cases(session, opened, list(changed.values()))
     if reporter_rows:
         insert_rows(session, CaseReporter, reporter_rows)
     return result, audit
 
 
+#: which of a batch's (case, reporter) pairs are already stored: the same join as above
+_KNOWN_REPORTERS_SQL = {
+    "sqlite": "SELECT case_reporters.case_id, case_reporters.reporter FROM json_each(:pairs) AS wanted "
+    "JOIN case_reporters ON case_reporters.case_id = wanted.value ->> 0 AND case_reporters.reporter = wanted.value ->> 1",
+    "postgresql": "SELECT case_reporters.case_id, case_reporters.reporter "
+    "FROM unnest(CAST(:cases AS integer[]), CAST(:reporters AS text[])) AS wanted(case_id, reporter) "
+    "JOIN case_reporters ON case_reporters.case_id = wanted.case_id AND case_reporters.reporter = wanted.reporter",
+}
+
+
 def _new_reporters(session: Session, reporters: dict[int, set[str]], opened: set[int]) -> list[dict[str, Any]]:
-    """``case_reporters`` rows for reporters a case has not heard from yet."""
+    """``case_reporters`` rows for reporters a case has not heard from yet.
+
+    Only the batch's own pairs are looked up: a busy case can have thousands of reporters.
+    """
+    pairs = [(cid, name) for cid, names in reporters.items() if cid not in opened for name in sorted(names)]
     known: set[tuple[int, str]] = set()
-    stored = [cid for cid in reporters if cid not in opened]
-    if stored:
-        query = select(CaseReporter.case_id, CaseReporter.reporter).where(one_of(session, CaseReporter.case_id, stored))
-        known.update((row[0], row[1]) for row in session.connection().execute(query))
+    if pairs:
+        dialect = session.get_bind().dialect.name
+        params = {"pairs": json_dumps(pairs)} if dialect == "sqlite" else {"cases": [p[0] for p in pairs], "reporters": [p[1] for p in pairs]}
+        known.update((row[0], row[1]) for row in session.connection().execute(text(_KNOWN_REPORTERS_SQL[dialect]), params))
     return [
         {"case_id": cid, "reporter": r}
         for cid, names in reporters.items()
@@ -178,18 +193,23 @@ def _new_reporters(session: Session, reporters: dict[int, set[str]], opened: set
     ]
 
 
-def _write_cases(session: Session, opened: Sequence[CaseRow], changed: Sequence[CaseRow], reopened: set[int]) -> None:
-    """One INSERT for new cases, an executemany UPDATE for the others (two when some reopen).
+def _write_cases(session: Session, opened: Sequence[CaseRow], changed: Sequence[tuple[CaseRow, tuple[Any, ...]]]) -> None:
+    """One INSERT for new cases; one executemany UPDATE per set of changed columns.
 
     Core statements bypass the session, so a loaded ``Case`` of the same id is expired
     and reads the new values on next access.
     """
     if opened:
         insert_values(session, Case, _CASE_FIELDS, [_case_values(case) for case in opened])
-    for columns, group in ((_COUNTS, [c for c in changed if c.id not in reopened]), (_REOPENING, [c for c in changed if c.id in reopened])):
-        get = attrgetter(*columns, "id")
-        update_values(session, Case, columns, [get(case) for case in group])
-    ids = {case.id for case in changed}
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for case, before in changed:
+        after = _mutable_values(case)
+        columns = tuple(name for name, old, new in zip(_MUTABLE, before, after, strict=True) if old != new)
+        groups.setdefault(columns, []).append((*(value for value, old in zip(after, before, strict=True) if value != old), case.id))
+    for columns, rows in groups.items():
+        if columns:
+            update_values(session, Case, columns, rows)
+    ids = {case.id for case, _ in changed}
     for loaded in list(session.identity_map.values()):
         if isinstance(loaded, Case) and loaded.id in ids:
             session.expire(loaded)
