@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from abusedesk.config import Settings
-from abusedesk.db import make_engine, make_session_factory
+from abusedesk.db import WalCheckpointer, make_engine, make_session_factory, wal_checkpointer
 from abusedesk.evidence.blobstore import BlobStore
 from abusedesk.inventory.service import AttributionCache
 from abusedesk.policy.models import Policy
@@ -29,6 +29,8 @@ class Context:
     mail_transport: Any = None
     #: enforcement adapters by name replacing the configured ones (tests, custom wiring)
     adapter_overrides: dict[str, Any] = field(default_factory=dict)
+    #: SQLite only: checkpoints the WAL beside the writers (db.WalCheckpointer)
+    checkpointer: WalCheckpointer | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Context:
@@ -36,7 +38,10 @@ class Context:
         policy = settings.policy()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.effective_database_url)
-        return cls(settings, engine, make_session_factory(engine), policy, BlobStore(settings.blob_dir))
+        return cls(
+            settings, engine, make_session_factory(engine), policy, BlobStore(settings.blob_dir),
+            checkpointer=wal_checkpointer(engine),
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -44,4 +49,6 @@ class Context:
             yield session
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
