@@ -321,3 +321,12 @@ def one_of(session: Session, column: InstrumentedAttribute[Any], values: Sequenc
         return column.in_(select(func.unnest(array)))
     listed = func.json_each(bindparam(None, json_dumps(list(values)), type_=String())).table_valued("value")
     return column.in_(select(listed.c.value))
+
+
+def rows_parameter(session: Session, rows: Sequence[Sequence[Any]], names: Sequence[str]) -> dict[str, Any]:
+    """A batch of rows as parameters of one statement: ``:rows``, a JSON array of arrays, on
+    SQLite (read with ``json_each``); one array per column, named ``names``, on PostgreSQL
+    (read with ``unnest``). Like :func:`one_of`, the statement stays the same for any count."""
+    if session.get_bind().dialect.name == "sqlite":
+        return {"rows": json_dumps(rows)}
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}

@@ -54,6 +54,14 @@ def _digest(prev_hash: str, event_id: int, at: datetime | str, entry: Entry) -> 
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _flat(data: dict[str, Any]) -> bool:
+    """Already exactly what JSON gives back (the common case), so the round trip can be skipped."""
+    return all(type(k) is str and type(v) in _SCALARS for k, v in data.items())
+
+
 def _plain_ascii(text: str) -> bool:
     return text.isascii() and "\x7f" not in text
 
@@ -62,26 +70,12 @@ def _canonical_data(data: dict[str, Any]) -> str:
     """``json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)``; through orjson
     when that gives the same text: flat data, printable ASCII and control characters only
     (orjson writes DEL and non-ASCII characters as they are, the standard library escapes them)."""
-    for key, value in data.items():
-        if type(key) is not str or not _plain_ascii(key):
-            break
-        kind = type(value)
-        if (kind is str and not _plain_ascii(value)) or (kind is not str and kind not in _SCALARS):
-            break
-    else:
+    if _flat(data) and all(_plain_ascii(k) and (type(v) is not str or _plain_ascii(v)) for k, v in data.items()):
         try:
             return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
         except TypeError:  # an integer over 64 bits
             pass
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-
-
-_SCALARS = frozenset({str, int, bool, type(None)})
-
-
-def _flat(data: dict[str, Any]) -> bool:
-    """Already exactly what JSON gives back (the common case), so the round trip can be skipped."""
-    return all(type(k) is str and type(v) in _SCALARS for k, v in data.items())
 
 
 def _lock_head(session: Session) -> AuditHead:

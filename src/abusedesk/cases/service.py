@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from abusedesk.audit.service import Entry
 from abusedesk.cases.models import Case, CaseReporter, format_ref, parse_ref
 from abusedesk.cases.workflow import OPEN_STATUSES, CaseStatus
-from abusedesk.db import allocate_ids, insert_rows, insert_values, json_dumps, update_values
+from abusedesk.db import allocate_ids, insert_rows, insert_values, rows_parameter, update_values
 from abusedesk.policy.models import Policy
 from abusedesk.timeutil import utcnow
 
@@ -76,7 +76,7 @@ _mutable_values = attrgetter(*_MUTABLE)
 #: one small statement whatever the batch size, and an index search per key (SQLite
 #: scans the whole table for a row-value IN list)
 _BY_KEY_SQL = {
-    "sqlite": "FROM json_each(:keys) AS wanted JOIN cases ON cases.account_id = wanted.value ->> 0 "
+    "sqlite": "FROM json_each(:rows) AS wanted JOIN cases ON cases.account_id = wanted.value ->> 0 "
     "AND cases.category = wanted.value ->> 1 AND cases.resource_key = wanted.value ->> 2",
     "postgresql": "FROM unnest(CAST(:accounts AS text[]), CAST(:categories AS text[]), CAST(:resources AS text[])) "
     "AS wanted(account, category, resource) JOIN cases ON cases.account_id = wanted.account "
@@ -84,15 +84,12 @@ _BY_KEY_SQL = {
 }
 
 
+_KEY_COLUMNS = ("accounts", "categories", "resources")
+
+
 def _cases_by_key(session: Session) -> TextualSelect:
     columns = ", ".join(f"cases.{name}" for name in _CASE_FIELDS)
     return text(f"SELECT {columns} {_BY_KEY_SQL[session.get_bind().dialect.name]}").columns(*_CASE_COLUMNS)
-
-
-def _key_params(session: Session, keys: Sequence[CaseKey]) -> dict[str, Any]:
-    if session.get_bind().dialect.name == "sqlite":
-        return {"keys": json_dumps(keys)}
-    return {"accounts": [k[0] for k in keys], "categories": [k[1] for k in keys], "resources": [k[2] for k in keys]}
 
 
 def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, actor: str) -> tuple[dict[str, CaseRow], list[Entry]]:
@@ -107,7 +104,7 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
     audit: list[Entry] = []
     for chunk_start in range(0, len(keys), 2000):
         chunk = keys[chunk_start : chunk_start + 2000]
-        found = session.connection().execute(_cases_by_key(session), _key_params(session, chunk))
+        found = session.connection().execute(_cases_by_key(session), rows_parameter(session, chunk, _KEY_COLUMNS))
         for candidate in sorted((CaseRow(*row) for row in found), key=lambda c: c.id, reverse=True):
             key = (candidate.account_id, candidate.category, candidate.resource_key)
             existing.setdefault(key, candidate)  # the newest case per key
@@ -166,7 +163,7 @@ def aggregate(session: Session, policy: Policy, items: Sequence[Joining], *, act
 
 #: which of a batch's (case, reporter) pairs are already stored: the same join as above
 _KNOWN_REPORTERS_SQL = {
-    "sqlite": "SELECT case_reporters.case_id, case_reporters.reporter FROM json_each(:pairs) AS wanted "
+    "sqlite": "SELECT case_reporters.case_id, case_reporters.reporter FROM json_each(:rows) AS wanted "
     "JOIN case_reporters ON case_reporters.case_id = wanted.value ->> 0 AND case_reporters.reporter = wanted.value ->> 1",
     "postgresql": "SELECT case_reporters.case_id, case_reporters.reporter "
     "FROM unnest(CAST(:cases AS integer[]), CAST(:reporters AS text[])) AS wanted(case_id, reporter) "
@@ -183,7 +180,7 @@ def _new_reporters(session: Session, reporters: dict[int, set[str]], opened: set
     known: set[tuple[int, str]] = set()
     if pairs:
         dialect = session.get_bind().dialect.name
-        params = {"pairs": json_dumps(pairs)} if dialect == "sqlite" else {"cases": [p[0] for p in pairs], "reporters": [p[1] for p in pairs]}
+        params = rows_parameter(session, pairs, ("cases", "reporters"))
         known.update((row[0], row[1]) for row in session.connection().execute(text(_KNOWN_REPORTERS_SQL[dialect]), params))
     return [
         {"case_id": cid, "reporter": r}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -62,22 +62,21 @@ _raw_values = attrgetter(*_RAW_FIELDS)
 RawLike = RawInput | RawDraft
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
-    raw: RawInput
-    created: bool
+R = TypeVar("R", RawInput, RawLike)
 
 
 @dataclass(frozen=True, slots=True)
-class Planned:
-    raw: RawLike
+class Stored(Generic[R]):
+    """An input of a batch: its row (or draft), and whether this position created it."""
+
+    raw: R
     created: bool
 
 
 def store_raw(
     session: Session, blobs: BlobStore, data: bytes, *, channel: str, filename: str | None = None,
     format_hint: str | None = None, meta: dict[str, Any] | None = None, actor: str = "intake",
-) -> Stored:
+) -> Stored[RawInput]:
     """Keep the exact bytes; the same bytes again return the row they already have."""
     return store_raw_many(session, blobs, [data], channel=channel, filenames=[filename], format_hint=format_hint, metas=[meta], actor=actor)[0]
 
@@ -86,7 +85,7 @@ def plan_raw_many(
     session: Session, blobs: BlobStore, items: Sequence[bytes], *, channel: str,
     filenames: Sequence[str | None] | None = None, format_hint: str | None = None,
     metas: Sequence[dict[str, Any] | None] | None = None,
-) -> list[Planned]:
+) -> list[Stored[RawLike]]:
     """Existing rows for inputs seen before, drafts with ids for new ones (one per distinct
     bytes). Large inputs reach the blob store, synced to disk once for the batch, before
     anything is inserted, so a committed row always has its bytes."""
@@ -121,16 +120,8 @@ def plan_raw_many(
         )
     if wrote_files:
         blobs.sync()
-    results: list[Planned] = []
-    first_seen: set[str] = set()
-    for digest in digests:
-        draft = created.get(digest)
-        if draft is not None and digest not in first_seen:
-            first_seen.add(digest)
-            results.append(Planned(draft, created=True))
-        else:
-            results.append(Planned(existing.get(digest) or created[digest], created=False))
-    return results
+    first = set(fresh)
+    return [Stored(existing.get(digest) or created[digest], created=i in first) for i, digest in enumerate(digests)]
 
 
 def received_entries(drafts: Sequence[RawDraft], *, actor: str) -> list[Entry]:
@@ -150,7 +141,7 @@ def store_raw_many(
     session: Session, blobs: BlobStore, items: Sequence[bytes], *, channel: str,
     filenames: Sequence[str | None] | None = None, format_hint: str | None = None,
     metas: Sequence[dict[str, Any] | None] | None = None, actor: str = "intake",
-) -> list[Stored]:
+) -> list[Stored[RawInput]]:
     """Store many inputs as ``received`` rows for callers that work on them afterwards
     (the SMTP listener queues them, the API files its reports)."""
     planned = plan_raw_many(session, blobs, items, channel=channel, filenames=filenames, format_hint=format_hint, metas=metas)

@@ -118,6 +118,7 @@ class ReportDraft:
     inventory_resource_id: int | None = None
     completed_at: datetime | None = None
 
+
 _DRAFT_FIELDS = tuple(f.name for f in fields(ReportDraft))
 _draft_values = attrgetter(*_DRAFT_FIELDS)
 #: what routing reads and writes: a draft on the batch path, a stored Report in the worker
