@@ -21,13 +21,21 @@ def baseline(parquet_files: list[Path], index: AttributionIndex, test_config: De
     return detect_flows(parquet_files, index, test_config)
 
 
-def test_one_bucket_keeps_everything_and_finds_the_same(
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param({"BUCKETS": 1, "MAX_BUCKETS": 1}, id="one-bucket-keeps-everything"),
+        pytest.param({"SHORT_LIST": 0, "BUCKETS": 64}, id="hot-buckets-as-bitmap"),
+    ],
+)
+def test_other_sketch_shapes_find_the_same(
     monkeypatch: pytest.MonkeyPatch, baseline: list[Finding], parquet_files: list[Path],
-    index: AttributionIndex, test_config: DetectionConfig,
+    index: AttributionIndex, test_config: DetectionConfig, settings: dict[str, int],
 ) -> None:  # fmt: skip
-    """A single bucket is always hot: `cand` keeps every web and volume record."""
-    monkeypatch.setattr(rules, "BUCKETS", 1)
-    monkeypatch.setattr(rules, "MAX_BUCKETS", 1)
+    """A single bucket is always hot (``cand`` keeps every web and volume record); long hot
+    sets are looked up in a bitmap instead of an IN list: the same findings either way."""
+    for name, value in settings.items():
+        monkeypatch.setattr(rules, name, value)
     found = detect_flows(parquet_files, index, test_config)
     assert [f.to_json() for f in found] == [f.to_json() for f in baseline]
 
@@ -47,17 +55,6 @@ def test_a_saturated_sketch_is_refined_and_finds_the_same(
     monkeypatch.setattr(rules, "hot_sql", spy)
     found = detect_flows(parquet_files, index, test_config)
     assert asked[:2] == [2, 32]  # two hot buckets of two: saturated, so 16 times finer
-    assert [f.to_json() for f in found] == [f.to_json() for f in baseline]
-
-
-def test_bucket_bitmaps_find_the_same(
-    monkeypatch: pytest.MonkeyPatch, baseline: list[Finding], parquet_files: list[Path],
-    index: AttributionIndex, test_config: DetectionConfig,
-) -> None:  # fmt: skip
-    """Long hot sets are looked up in a bitmap; short ones in an IN list: same records kept."""
-    monkeypatch.setattr(rules, "SHORT_LIST", 0)
-    monkeypatch.setattr(rules, "BUCKETS", 64)
-    found = detect_flows(parquet_files, index, test_config)
     assert [f.to_json() for f in found] == [f.to_json() for f in baseline]
 
 

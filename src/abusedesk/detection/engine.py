@@ -1,7 +1,8 @@
 """Run the detector SQL on DuckDB (default) or Spark, returning plain rows.
 
 Both engines execute the text in `rules.py`; Spark receives it through `sqlglot`
-(duckdb → spark), so a detector is never written twice. The raw flows are read twice:
+(duckdb → spark), so a detector is never written twice. The raw flows are read twice (more
+only when a saturated sketch is refined):
 `hot_sql` finds the busy source buckets, `prefilter_sql` (given them) keeps the few
 records any detector can use in the small `cand` table; every detector reads `cand`.
 """

@@ -6,13 +6,13 @@ Every engine runs the same text: DuckDB directly, Spark after `sqlglot` translat
 rates and confidence are computed in Python from those integers, so two engines cannot
 disagree in the last decimal.
 
-The raw flows are read twice, and nothing else is. `hot_sql` reads the few columns that
+The raw flows are read twice (more only when a saturated sketch is refined). `hot_sql` reads the few columns that
 tell which sources are busy enough to crawl or to flood, counted per hash bucket of the
 source address; `prefilter_sql`, given those buckets, keeps in `cand` the records any
 detector can use: small SYN probes, REJECTs, new connections to the watched ports, DNS,
 forged packet sources, and the web and UDP/ICMP records of hot buckets only. Established
 web and UDP traffic, the bulk of real traffic, never leaves the second read. Each
-detector then reads `cand`, which is small (125 k of 20 M records in the benchmark).
+detector then reads `cand`, which is small.
 
 Every detector returns `window_start, address, kind, score, threshold, <metrics...>`:
 one row per (window, address, kind) where `score >= threshold` held exactly.

@@ -343,7 +343,14 @@ def sweep_due_deadlines(ctx: Context, session: Session, *, now: datetime | None 
 def handle_apply(ctx: Context, session: Session, job: Job) -> None:
     """Carry out an approved action after commit; a repeat finds it applied and stops."""
     action = session.get(EnforcementAction, int(job.payload["action_id"]))
-    if action is None or action.state != ActionState.APPROVED.value:
+    if action is not None:
+        apply_action(ctx, session, action, may_retry=job.attempts < job.max_attempts)
+
+
+def apply_action(ctx: Context, session: Session, action: EnforcementAction, *, may_retry: bool) -> None:
+    """Apply an approved action through its adapter; it ends ``applied`` or ``failed``, unless
+    a retryable adapter error is raised for the job to try again (``may_retry``)."""
+    if action.state != ActionState.APPROVED.value:
         return
     if action.kind in RESTRICTIVE and action.target_kind != TargetKind.ACCOUNT.value:
         try:  # the address may have moved to another customer since the approval
@@ -357,7 +364,7 @@ def handle_apply(ctx: Context, session: Session, job: Job) -> None:
         result = carry_out(ctx, session, action)
     except AdapterError as exc:
         action.last_error = str(exc)
-        if exc.retryable and job.attempts < job.max_attempts:
+        if exc.retryable and may_retry:
             raise
         action.state = ActionState.FAILED.value
         record(session, actor="worker", action="action.failed", object_type="action", object_id=action.id, data={"error": str(exc)})

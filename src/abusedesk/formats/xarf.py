@@ -23,6 +23,7 @@ from abusedesk.formats.base import (
     unique_resources,
 )
 from abusedesk.formats.jsonutil import load_object, looks_like_json_object, pointer
+from abusedesk.formats.mail import filename as part_filename
 from abusedesk.formats.mail import header, part_bytes, walk
 from abusedesk.policy.taxonomy import Category, open_service_category
 from abusedesk.resources import Resource, ResourceKind, guess_resource, is_ip, make_resource
@@ -422,8 +423,8 @@ def detect_mail(message: EmailMessage) -> bool:
 def parse_mail(message: EmailMessage) -> list[ParsedReport]:
     for part in walk(message, max_depth=3):
         content_type = part.get_content_type()
-        filename = (part.get_filename() or "").lower()
-        if content_type == "application/json" or filename.endswith(".json"):
+        name = (part_filename(part) or "").lower()
+        if content_type == "application/json" or name.endswith(".json"):
             data = part_bytes(part)
             reports = parse_bytes(data)
             message_id = header(message, "Message-ID")

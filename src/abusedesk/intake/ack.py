@@ -19,6 +19,7 @@ from abusedesk.context import Context
 from abusedesk.formats.mail import header
 from abusedesk.intake.mailrules import Envelope, Identity, ack_recipient, ack_refusal
 from abusedesk.intake.replies import clean_line, message_ids
+from abusedesk.notices.flows import reply_address_for
 from abusedesk.notices.models import OutboundMessage
 from abusedesk.notices.outbox import queue_mail
 from abusedesk.reports.flows import IngestResult, ReportOutcome
@@ -105,11 +106,7 @@ def maybe_acknowledge(
     original = clean_line(header(message, "Subject"), 150)
     subject = f"[{tag}] Received: {original}" if original else f"[{tag}] Received"
     case_id = next((o.case_id for o in result.reports if o.case_ref == refs[0]), None) if len(refs) == 1 else None
-    reply_to = None
-    if len(refs) == 1:
-        # the same reply address as notices (notices.flows.reply_address); the listener takes it
-        local, _, domain = settings.notice_from.rpartition("@")
-        reply_to = f"{local}+{refs[0]}@{domain}"
+    reply_to = reply_address_for(ctx, refs[0]) if len(refs) == 1 else None  # the same as notices
     own_id = message_ids(header(message, "Message-ID"))
     references = " ".join([*message_ids(header(message, "References"))[-10:], *own_id[:1]]) or None
     row = queue_mail(

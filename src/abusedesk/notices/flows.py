@@ -60,8 +60,12 @@ def case_ref(ctx: Context, case: Case) -> str:
 
 def reply_address(ctx: Context, case: Case) -> str:
     """``abuse+AD-2026-000123@example.net``: the intake routes replies to the case by it."""
+    return reply_address_for(ctx, case_ref(ctx, case))
+
+
+def reply_address_for(ctx: Context, ref: str) -> str:
     local, _, domain = ctx.settings.notice_from.partition("@")
-    return f"{local.split('+', 1)[0] or 'abuse'}+{case_ref(ctx, case)}@{domain or 'abusedesk.invalid'}"
+    return f"{local.split('+', 1)[0] or 'abuse'}+{ref}@{domain or 'abusedesk.invalid'}"
 
 
 def _thread(session: Session, case_id: int, recipient: str) -> tuple[str | None, str | None]:

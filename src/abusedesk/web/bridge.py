@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, inspect, select
@@ -154,15 +153,11 @@ def act(ctx: Context, session: Session, case: Case, action_id: int, verb: str, *
             return service.lift(ctx, session, action_id, actor=actor, reason=reason or "reverted in the console")
         if action.state != "approved":
             raise ActionRefusedError(f"action {action_id} is {action.state}; only an approved action can be applied")
-        flows.handle_apply(ctx, session, SimpleNamespace(payload={"action_id": action_id}, attempts=1, max_attempts=1))
+        flows.apply_action(ctx, session, action, may_retry=False)
         record(session, actor=actor, action="action.applied_by_hand", object_type="action", object_id=action_id, data={"state": action.state})
         return action
     except service.EnforcementError as exc:
         raise ActionRefusedError(str(exc)) from None
-    except Exception as exc:
-        if type(exc).__name__ == "AdapterError":
-            raise ActionRefusedError(f"the adapter failed: {exc}") from None
-        raise
 
 
 def customer_responded(ctx: Context, session: Session, case: Case, *, actor: str, remediated: bool, note: str) -> None:
@@ -208,21 +203,14 @@ def decide_appeal(ctx: Context, session: Session, appeal: Appeal, *, status_: st
     service = _service()
     if status_ != AppealStatus.REVERSED or service is None:
         return []
-    restrictive: frozenset[str] = getattr(service, "RESTRICTIVE", frozenset())
-    restores = []
-    for action in actions_for_case(session, appeal.case_id):
-        if action.state == "applied" and action.kind in restrictive:
-            restores.append(service.lift(ctx, session, action.id, actor=actor, reason=f"appeal {appeal.id} reversed the decision"))
-    return restores
+    return list(service.lift_restrictions(ctx, session, appeal.case_id, actor=actor, reason=f"appeal {appeal.id} reversed the decision"))
 
 
 def holds_and_mandated_reports(session: Session) -> tuple[list[Any], list[Any]]:
     """Preservation holds and mandated reports (CSAM) for the legal page."""
-    models = _models()
-    if models is None or not _has_table(session, "preservation_holds"):
-        return [], []
-    holds = list(session.execute(select(models.PreservationHold).order_by(models.PreservationHold.id.desc()).limit(200)).scalars())
-    reports = list(session.execute(select(models.MandatedReport).order_by(models.MandatedReport.id.desc()).limit(200)).scalars()) if _has_table(session, "mandated_reports") else []
+    hold, mandated = _model(session, "PreservationHold", "preservation_holds"), _model(session, "MandatedReport", "mandated_reports")
+    holds = list(session.execute(select(hold).order_by(hold.id.desc()).limit(200)).scalars()) if hold is not None else []
+    reports = list(session.execute(select(mandated).order_by(mandated.id.desc()).limit(200)).scalars()) if mandated is not None else []
     return holds, reports
 
 
