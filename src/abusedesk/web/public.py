@@ -216,9 +216,9 @@ def acknowledge(ctx: Context, recipient: str, tracking: str) -> None:
     the form cannot be used to flood someone's mailbox.
     """
     settings = ctx.settings
-    if not getattr(settings, "ack_enabled", True):
+    if not settings.ack_enabled:
         return
-    interval = timedelta(minutes=int(getattr(settings, "ack_interval_minutes", 60)))
+    interval = timedelta(minutes=settings.ack_interval_minutes)
     link = f"{settings.public_base_url.rstrip('/')}/report/status/{tracking}"
     body = (
         "We received your report through our web form.\n\n"
@@ -230,7 +230,7 @@ def acknowledge(ctx: Context, recipient: str, tracking: str) -> None:
             return
         queue_mail(
             session, kind=ACK_KIND, recipient=recipient, sender=settings.notice_from, subject=f"[{tracking[:12]}] Your report was received",
-            body_text=body, headers={"X-Auto-Response-Suppress": "All", "Auto-Submitted": "auto-replied"}, actor="web-form",
+            body_text=body, headers={"X-Auto-Response-Suppress": "All"}, actor="web-form",
         )
 
 
